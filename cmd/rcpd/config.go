@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+)
+
+// config is everything rcpd reads from flags and RCP_* environment
+// variables; a flag wins over its variable, the variable over the default.
+type config struct {
+	Listen          string
+	StompTCP        string
+	RedisURL        string
+	MySQLDSN        string
+	Partitions      int
+	BlobDir         string
+	JWTSecret       string
+	JWTJWKS         string
+	InsecureDevAuth bool
+	Heartbeat       time.Duration
+	MaxBody         int
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+}
+
+func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
+	var c config
+	var level string
+	fs.StringVar(&c.Listen, "listen", env("RCP_LISTEN", ":8080"), "HTTP and WebSocket listen address (RCP_LISTEN)")
+	fs.StringVar(&c.StompTCP, "stomp-tcp", env("RCP_STOMP_TCP", ""), "plain TCP STOMP listen address, empty = off (RCP_STOMP_TCP)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("RCP_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL; several comma-separated addresses = Cluster (RCP_REDIS_URL)")
+	fs.StringVar(&c.MySQLDSN, "mysql-dsn", env("RCP_MYSQL_DSN", ""), "MySQL DSN, go-sql-driver format (RCP_MYSQL_DSN)")
+	fs.IntVar(&c.Partitions, "partitions", envInt("RCP_PARTITIONS", 16), "room partitions (RCP_PARTITIONS)")
+	fs.StringVar(&c.BlobDir, "blob-dir", env("RCP_BLOB_DIR", ""), "local blob directory (RCP_BLOB_DIR)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", env("RCP_JWT_SECRET", ""), "HS256 secret (RCP_JWT_SECRET)")
+	fs.StringVar(&c.JWTJWKS, "jwt-jwks", env("RCP_JWT_JWKS", ""), "JWKS file or URL for RS256/ES256 (RCP_JWT_JWKS)")
+	fs.BoolVar(&c.InsecureDevAuth, "insecure-dev-auth", envBool("RCP_INSECURE_DEV_AUTH"), "accept login = user id without a token (development only)")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", envDuration("RCP_HEARTBEAT", 10*time.Second), "STOMP heart-beat the server offers and asks for (RCP_HEARTBEAT)")
+	fs.IntVar(&c.MaxBody, "max-body", envInt("RCP_MAX_BODY", 4<<20), "largest STOMP body in bytes (RCP_MAX_BODY)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RCP_SHUTDOWN_TIMEOUT", 10*time.Second), "drain deadline on SIGTERM (RCP_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&level, "log-level", env("RCP_LOG_LEVEL", "info"), "debug, info, warn or error (RCP_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := errors.Join(envErrs...); err != nil {
+		return c, err
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return c, fmt.Errorf("log level %q: %w", level, err)
+	}
+	if c.Partitions < 1 || c.Partitions > 16384 {
+		return c, fmt.Errorf("partitions %d: want 1..16384", c.Partitions)
+	}
+	if c.MaxBody < 1024 {
+		return c, fmt.Errorf("max-body %d: want at least 1024", c.MaxBody)
+	}
+	return c, nil
+}
+
+// envErrs collects RCP_* variables that are set but do not parse; they fail
+// parseConfig instead of silently falling back to defaults.
+var envErrs []error
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+func envParsed[T any](key string, def T, parse func(string) (T, error)) T {
+	s, ok := os.LookupEnv(key)
+	if !ok || s == "" {
+		return def
+	}
+	v, err := parse(s)
+	if err != nil {
+		envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", key, s, err))
+		return def
+	}
+	return v
+}
+
+func envInt(key string, def int) int { return envParsed(key, def, strconv.Atoi) }
+
+func envBool(key string) bool { return envParsed(key, false, strconv.ParseBool) }
+
+func envDuration(key string, def time.Duration) time.Duration {
+	return envParsed(key, def, time.ParseDuration)
+}

@@ -1,0 +1,309 @@
+package stomp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Conn is one client session. Its reader goroutine decodes frames and calls
+// the Handler; its writer goroutine drains a bounded queue of outbound
+// frames and sends heart-beats. Nothing else writes to the transport.
+type Conn struct {
+	srv  *Server
+	t    transport
+	kind string
+	id   string
+	ctx  context.Context
+	stop context.CancelFunc
+
+	// Set during CONNECT by the reader goroutine, read-only afterwards.
+	user   string
+	hbRecv time.Duration // client → server interval the server checks, 0 = none
+	// Read by other goroutines (writer, Shutdown, deliveries).
+	version atomic.Int32
+	hbSend  atomic.Int64 // server → client heart-beat interval in ns, 0 = none
+
+	out      chan []byte // encoded frames
+	closing  chan struct{}
+	once     sync.Once
+	final    atomic.Pointer[finalFrame]
+	writerWG sync.WaitGroup
+
+	// frameDeadline bounds the frame being read (unix nanos, 0 = none).
+	frameDeadline atomic.Int64
+
+	mu      sync.Mutex // guards subs, pending, subSeq
+	subs    map[string]*Subscription
+	pending map[string]*Subscription // ack id → subscription
+	subSeq  int
+
+	tx map[string][]*Frame // reader goroutine only
+
+	value atomic.Value // application data
+}
+
+type finalFrame struct {
+	frame   []byte // ERROR frame or nil for a clean close
+	discard bool   // drop queued frames (slow consumer)
+}
+
+func newConn(s *Server, t transport, kind string) *Conn {
+	ctx, stop := context.WithCancel(context.Background())
+	c := &Conn{
+		srv: s, t: t, kind: kind, ctx: ctx, stop: stop,
+		out:     make(chan []byte, s.cfg.OutboundQueue),
+		closing: make(chan struct{}),
+		subs:    make(map[string]*Subscription),
+		pending: make(map[string]*Subscription),
+	}
+	c.version.Store(int32(V12))
+	return c
+}
+
+// ID is the session id sent in CONNECTED.
+func (c *Conn) ID() string { return c.id }
+
+// User is the id Authenticate returned; empty before CONNECT.
+func (c *Conn) User() string { return c.user }
+
+// Version is the negotiated protocol version.
+func (c *Conn) Version() Version { return Version(c.version.Load()) }
+
+// Transport is "ws" or "tcp".
+func (c *Conn) Transport() string { return c.kind }
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() string { return c.t.RemoteAddr() }
+
+// Context is cancelled when the connection closes.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// SetValue attaches application data to the connection.
+func (c *Conn) SetValue(v any) { c.value.Store(&v) }
+
+// Value returns what SetValue stored, or nil.
+func (c *Conn) Value() any {
+	if p, ok := c.value.Load().(*any); ok {
+		return *p
+	}
+	return nil
+}
+
+// Close ends the session with an ERROR frame carrying msg, for the
+// application (a revoked token, a kicked user).
+func (c *Conn) Close(msg string) { c.fail(Refuse(ErrConnectionClosing, msg, "")) }
+
+func (c *Conn) run() {
+	c.writerWG.Add(1)
+	go c.writeLoop()
+	c.readLoop()
+	c.beginClose(nil)
+	c.writerWG.Wait()
+	c.stop()
+	c.unsubscribeAll()
+	c.srv.handler.Disconnect(c)
+}
+
+// readLoop decodes frames until the transport fails or the session closes.
+func (c *Conn) readLoop() {
+	r := NewReader(&deadlineReader{c: c}, c.srv.cfg.Limits)
+	r.FrameStarted = func() {
+		if c.frameDeadline.Load() == 0 {
+			c.frameDeadline.Store(time.Now().Add(c.srv.cfg.FrameTimeout).UnixNano())
+		}
+	}
+	c.frameDeadline.Store(time.Now().Add(c.srv.cfg.ConnectTimeout).UnixNano())
+	for {
+		f, err := r.ReadFrame()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		c.frameDeadline.Store(0)
+		c.srv.cfg.Observer.FrameIn(f.Command)
+		if err := c.dispatch(f); err != nil {
+			if !errors.Is(err, errClosed) {
+				c.failFrame(err, f)
+			}
+			return
+		}
+		r.Version = c.Version()
+	}
+}
+
+func (c *Conn) readFailed(err error) {
+	select {
+	case <-c.closing:
+		return // we closed it
+	default:
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF):
+		c.beginClose(nil)
+	case errors.As(err, &ne) && ne.Timeout():
+		if c.frameDeadline.Load() != 0 {
+			c.fail(errorf(ErrFrameTimeout, "within %s", c.srv.cfg.FrameTimeout))
+		} else {
+			c.fail(errorf(ErrHeartbeatTimeout, "expected every %s", c.hbRecv))
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		c.srv.cfg.Observer.Error("unexpected_eof")
+		c.beginClose(nil)
+	default:
+		c.fail(err)
+	}
+}
+
+// deadlineReader sets the transport's read deadline before every read: the
+// earlier of the heart-beat grace and the current frame's deadline.
+type deadlineReader struct{ c *Conn }
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	c := d.c
+	var dl time.Time
+	if c.hbRecv > 0 {
+		dl = time.Now().Add(time.Duration(float64(c.hbRecv) * c.srv.cfg.HeartbeatGrace))
+	}
+	if fd := c.frameDeadline.Load(); fd != 0 && (dl.IsZero() || fd < dl.UnixNano()) {
+		dl = time.Unix(0, fd)
+	}
+	c.t.SetReadDeadline(dl)
+	return c.t.Read(p)
+}
+
+// enqueue queues an encoded frame. A full queue means the client does not
+// read fast enough: it is disconnected rather than allowed to grow memory.
+func (c *Conn) enqueue(f *Frame) error {
+	return c.enqueueEncoded(AppendFrame(nil, f, c.Version()), f.Command)
+}
+
+func (c *Conn) enqueueEncoded(b []byte, cmd string) error {
+	select {
+	case <-c.closing:
+		return errClosed
+	default:
+	}
+	select {
+	case c.out <- b:
+		c.srv.cfg.Observer.FrameOut(cmd)
+		return nil
+	default:
+		c.failSlow()
+		return ErrSlowConsumer
+	}
+}
+
+var errClosed = errors.New("connection closed")
+
+// writeLoop writes queued frames, batching what is ready, and sends a
+// heart-beat when nothing else was written for hbSend.
+func (c *Conn) writeLoop() {
+	defer c.writerWG.Done()
+	var hb <-chan time.Time
+	var timer *time.Timer
+	var every time.Duration
+	for {
+		if timer == nil {
+			if every = time.Duration(c.hbSend.Load()); every > 0 {
+				timer = time.NewTimer(every)
+				hb = timer.C
+			}
+		}
+		select {
+		case b := <-c.out:
+			if !c.writeBatch(b) {
+				return
+			}
+		case <-hb:
+			if !c.write([]byte{'\n'}) || !c.flush() {
+				return
+			}
+		case <-c.closing:
+			c.finish()
+			return
+		}
+		if timer != nil {
+			timer.Reset(every)
+		}
+	}
+}
+
+func (c *Conn) writeBatch(first []byte) bool {
+	if !c.write(first) {
+		return false
+	}
+	for {
+		select {
+		case b := <-c.out:
+			if !c.write(b) {
+				return false
+			}
+		default:
+			return c.flush()
+		}
+	}
+}
+
+func (c *Conn) write(b []byte) bool {
+	c.t.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	if err := c.t.WriteFrame(b); err != nil {
+		c.abort()
+		return false
+	}
+	return true
+}
+
+func (c *Conn) flush() bool {
+	if err := c.t.Flush(); err != nil {
+		c.abort()
+		return false
+	}
+	return true
+}
+
+// finish writes what is queued (unless discarded) and the final frame, then
+// closes the transport.
+func (c *Conn) finish() {
+	ff := c.final.Load()
+	if ff == nil || !ff.discard {
+		for drained := false; !drained; {
+			select {
+			case b := <-c.out:
+				if !c.write(b) {
+					return
+				}
+			default:
+				drained = true
+			}
+		}
+	}
+	if ff != nil && ff.frame != nil {
+		c.write(ff.frame)
+	}
+	c.t.Flush()
+	c.t.CloseWrite()
+	c.t.Close()
+}
+
+// abort closes the transport after a write failure.
+func (c *Conn) abort() {
+	c.beginClose(nil)
+	c.t.Close()
+}
+
+// beginClose starts closing once: the writer flushes and closes the
+// transport, which ends the reader.
+func (c *Conn) beginClose(ff *finalFrame) {
+	c.once.Do(func() {
+		if ff != nil {
+			c.final.Store(ff)
+		}
+		close(c.closing)
+	})
+}

@@ -1,0 +1,144 @@
+package stomp
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// AckMode is a subscription's acknowledgement mode.
+type AckMode string
+
+// The three modes of STOMP 1.2.
+const (
+	AckAuto             AckMode = "auto"
+	AckClient           AckMode = "client"
+	AckClientIndividual AckMode = "client-individual"
+)
+
+func parseAckMode(s string) (AckMode, bool) {
+	switch AckMode(s) {
+	case "", AckAuto:
+		return AckAuto, true
+	case AckClient, AckClientIndividual:
+		return AckMode(s), true
+	}
+	return "", false
+}
+
+// Subscription is one SUBSCRIBE of one connection.
+type Subscription struct {
+	ID          string
+	Destination string
+	Ack         AckMode
+	Header      Header // the SUBSCRIBE frame's headers (x-since, selectors…)
+
+	conn *Conn
+	tag  string // per-connection suffix that makes ack ids unique
+	// guarded by conn.mu
+	active  bool
+	unacked []unackedMsg // delivery order
+	value   any
+}
+
+type unackedMsg struct {
+	ackID string
+	msgID string
+}
+
+// Conn is the subscription's connection.
+func (s *Subscription) Conn() *Conn { return s.conn }
+
+// SetValue attaches application data to the subscription.
+func (s *Subscription) SetValue(v any) {
+	s.conn.mu.Lock()
+	s.value = v
+	s.conn.mu.Unlock()
+}
+
+// Value returns what SetValue stored.
+func (s *Subscription) Value() any {
+	s.conn.mu.Lock()
+	defer s.conn.mu.Unlock()
+	return s.value
+}
+
+// Message is what the application delivers to a subscription.
+type Message struct {
+	// ID identifies the message to the application (a stream id); it comes
+	// back in Handler.Ack and Nack.
+	ID     string
+	Header Header // extra headers, after the standard ones
+	Body   []byte
+}
+
+// Deliver queues a MESSAGE frame. It is safe from any goroutine. It fails
+// with errClosed semantics (ErrUnknownSub) once the subscription ended, with
+// ErrTooManyUnacked or ErrSlowConsumer when the connection is being dropped
+// for not keeping up.
+func (s *Subscription) Deliver(m Message) error {
+	c := s.conn
+	ackID := m.ID + "." + s.tag
+	f := &Frame{Command: CmdMessage, Header: make(Header, 0, 5+len(m.Header)), Body: m.Body}
+	f.Header.Add("subscription", s.ID)
+	f.Header.Add("message-id", ackID)
+	f.Header.Add("destination", s.Destination)
+	if s.Ack != AckAuto && c.Version() >= V12 {
+		f.Header.Add("ack", ackID)
+	}
+	f.Header = append(f.Header, m.Header...)
+	b := AppendFrame(nil, f, c.Version())
+
+	c.mu.Lock()
+	if !s.active {
+		c.mu.Unlock()
+		return fmt.Errorf("deliver %s: %w", m.ID, ErrUnknownSub)
+	}
+	if s.Ack != AckAuto {
+		if len(c.pending) >= c.srv.cfg.MaxUnacked {
+			c.mu.Unlock()
+			err := errorf(ErrTooManyUnacked, "more than %d", c.srv.cfg.MaxUnacked)
+			c.fail(err)
+			return err
+		}
+		c.pending[ackID] = s
+		s.unacked = append(s.unacked, unackedMsg{ackID, m.ID})
+	}
+	err := c.enqueueEncoded(b, CmdMessage)
+	c.mu.Unlock()
+	return err
+}
+
+// take removes ackID and, in client mode, every earlier unacked message of
+// the subscription; it returns their message ids in delivery order.
+// Called with conn.mu held.
+func (s *Subscription) take(ackID string) []string {
+	i := slices.IndexFunc(s.unacked, func(u unackedMsg) bool { return u.ackID == ackID })
+	if i < 0 {
+		return nil
+	}
+	first := i
+	if s.Ack == AckClient {
+		first = 0
+	}
+	ids := make([]string, 0, i-first+1)
+	for _, u := range s.unacked[first : i+1] {
+		ids = append(ids, u.msgID)
+		delete(s.conn.pending, u.ackID)
+	}
+	s.unacked = slices.Delete(s.unacked, first, i+1)
+	return ids
+}
+
+func (c *Conn) newSubscription(f *Frame, id string, mode AckMode) *Subscription {
+	c.subSeq++
+	return &Subscription{
+		ID:          id,
+		Destination: f.Header.Value("destination"),
+		Ack:         mode,
+		Header:      f.Header,
+		conn:        c,
+		tag:         strconv.Itoa(c.subSeq),
+		active:      true,
+	}
+}
