@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Private Redis and MariaDB instances for the test suite.
+#
+#   deploy/test-services.sh start DIR   start them with all data and logs under DIR,
+#                                       write DIR/env (source it before go test)
+#   deploy/test-services.sh stop DIR    stop exactly what `start DIR` started (pid files),
+#                                       wait for the processes to exit; idempotent
+#
+# Loopback only, non-default ports (never 6379/3306). If a port is taken by
+# anything else, start fails instead of reusing it. Environment:
+#   RCP_TEST_REDIS_PORT   (26379)  single Redis, AOF on, RDB off
+#   RCP_TEST_MYSQL_PORT   (23306)  MariaDB, root without password
+#   RCP_WAIT_SECONDS      (60)     how long to wait for each service to answer
+#
+# DIR/env exports:
+#   RCP_TEST_REDIS_URL   redis://127.0.0.1:PORT/0
+#   RCP_TEST_MYSQL_DSN   root@tcp(127.0.0.1:PORT)/   (tests create their own databases)
+#   RCP_TEST_REDIS_BIN   path of redis-server (tests may start their own instances)
+#   RCP_TEST_DIR         DIR
+set -euo pipefail
+
+RCP_LOG_PREFIX="test-services"
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	echo "usage: $0 start|stop DIR" >&2
+	exit 2
+}
+
+[ $# -eq 2 ] || usage
+action="$1"
+[ -n "$2" ] || usage
+
+REDIS_PORT="${RCP_TEST_REDIS_PORT:-26379}"
+MYSQL_PORT="${RCP_TEST_MYSQL_PORT:-23306}"
+rcp_check_port_number "$REDIS_PORT" RCP_TEST_REDIS_PORT
+rcp_check_port_number "$MYSQL_PORT" RCP_TEST_MYSQL_PORT
+for p in "$REDIS_PORT" "$MYSQL_PORT"; do
+	case "$p" in 6379 | 3306) rcp_die "refusing to use default port $p for test services" ;; esac
+done
+
+# ---------------------------------------------------------------------------
+# Later: a 3-primary Redis Cluster and an S3 server. Not started yet.
+#
+# Redis Cluster (planned): RCP_TEST_REDIS_CLUSTER_PORTS (27001 27002 27003; cluster bus
+# = port + 10000, so 37001-37003 must be free too). Each node:
+#   redis-server --port P --bind 127.0.0.1 --cluster-enabled yes
+#     --cluster-config-file nodes-P.conf --dir DIR/redis-cluster/P --appendonly yes
+#     --save '' --daemonize yes --pidfile DIR/redis-cluster/P.pid --logfile ...
+# then `redis-cli --cluster create 127.0.0.1:27001 ... --cluster-replicas 0 --cluster-yes`
+# and wait for `cluster_state:ok` on every node. env: RCP_TEST_REDIS_CLUSTER_ADDRS.
+#
+# S3 (planned): versitygw v1.8.0 (`go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`
+# from deploy/test-deps.sh), RCP_TEST_S3_PORT (29000):
+#   versitygw --port 127.0.0.1:P --access K --secret S --region us-east-1 posix DIR/s3
+# in the background with DIR/s3.pid. env: RCP_TEST_S3_ENDPOINT, RCP_TEST_S3_ACCESS_KEY,
+# RCP_TEST_S3_SECRET_KEY, RCP_TEST_S3_REGION.
+# Add their start/stop next to the marked spots below.
+# ---------------------------------------------------------------------------
+
+start() {
+	local dir="$1"
+	rcp_ensure_services_installed
+	mkdir -p "$dir"
+	dir="$(cd "$dir" && pwd -P)"
+
+	local t0=$SECONDS
+	# On failure, stop whatever this call already started.
+	trap 'rc=$?; if [ "$rc" -ne 0 ]; then rcp_log "start failed; stopping what was started"; stop "'"$dir"'" || true; fi' EXIT
+	RCP_PORT_HINT="set RCP_TEST_REDIS_PORT to use another port" \
+		rcp_start_redis redis "$REDIS_PORT" "$dir/redis" "$dir/redis.pid" "$dir/redis.log"
+
+	# Test-only durability settings: faster, and nothing to lose.
+	RCP_PORT_HINT="set RCP_TEST_MYSQL_PORT to use another port" \
+		rcp_start_mariadb mariadb "$MYSQL_PORT" "$dir/mysql" "$dir/mysql.sock" \
+		"$dir/mysql.pid" "$dir/mysql.log" \
+		--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
+		--skip-log-bin --max-connections=500
+
+	# (planned) Redis Cluster start goes here.
+	# (planned) versitygw start goes here.
+
+	local tmp="$dir/env.tmp"
+	{
+		echo "# written by deploy/test-services.sh; source it"
+		echo "export RCP_TEST_REDIS_URL=$(rcp_shquote "redis://127.0.0.1:$REDIS_PORT/0")"
+		echo "export RCP_TEST_MYSQL_DSN=$(rcp_shquote "root@tcp(127.0.0.1:$MYSQL_PORT)/")"
+		echo "export RCP_TEST_REDIS_BIN=$(rcp_shquote "$(command -v redis-server)")"
+		echo "export RCP_TEST_DIR=$(rcp_shquote "$dir")"
+	} >"$tmp"
+	mv "$tmp" "$dir/env"
+	trap - EXIT
+	rcp_log "services ready in $((SECONDS - t0))s; environment in $dir/env"
+}
+
+stop() {
+	local dir="$1"
+	if [ ! -d "$dir" ]; then
+		rcp_log "$dir does not exist: nothing to stop"
+		return 0
+	fi
+	dir="$(cd "$dir" && pwd -P)"
+	# (planned) versitygw stop goes here.
+	# (planned) Redis Cluster stop goes here (every node's pid file).
+	local rc=0
+	(rcp_stop_pidfile mariadb "$dir/mysql.pid" "$dir/mysql") || rc=1
+	(rcp_stop_pidfile redis "$dir/redis.pid" "$dir/redis") || rc=1
+	rm -f "$dir/env"
+	return "$rc"
+}
+
+case "$action" in
+start) start "$2" ;;
+stop) stop "$2" ;;
+*) usage ;;
+esac
