@@ -1,0 +1,248 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rcp/rcp/broker"
+)
+
+var prefixSeq atomic.Int64
+
+// newBroker returns a broker on the test Redis (RCP_TEST_REDIS_URL, set by
+// make test) with a key prefix of its own, functions loaded.
+func newBroker(t testing.TB) *broker.Broker {
+	t.Helper()
+	url := os.Getenv("RCP_TEST_REDIS_URL")
+	if url == "" {
+		t.Fatal("RCP_TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
+	}
+	rdb, err := broker.Dial(url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	cfg := broker.DefaultConfig()
+	cfg.Partitions = 4
+	cfg.Prefix = fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, prefixSeq.Add(1))
+	b := broker.New(rdb, cfg)
+	if err := b.LoadFunctions(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustJoin(t testing.TB, b *broker.Broker, room string, users ...string) {
+	t.Helper()
+	for _, u := range users {
+		if _, err := b.Join(context.Background(), room, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func pendingIDs(t testing.TB, b *broker.Broker, room, user string) []string {
+	t.Helper()
+	ps, err := b.Pending(context.Background(), room, user, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+func TestSendCreatesLedgerEntries(t *testing.T) {
+	ctx := context.Background()
+	b := newBroker(t)
+	mustJoin(t, b, "r1", "alice", "bob", "carol")
+	var ids []string
+	for i := 1; i <= 3; i++ {
+		res, err := b.Send(ctx, broker.SendRequest{Room: "r1", Sender: "alice", Type: "text", Body: []byte(fmt.Sprintf(`{"type":"text","text":"m%d"}`, i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Seq != int64(i) || res.Duplicate {
+			t.Fatalf("send %d: %+v", i, res)
+		}
+		ids = append(ids, res.ID)
+	}
+	if got := pendingIDs(t, b, "r1", "alice"); len(got) != 0 {
+		t.Fatalf("sender has pending %v", got)
+	}
+	for _, u := range []string{"bob", "carol"} {
+		if got := pendingIDs(t, b, "r1", u); strings.Join(got, ",") != strings.Join(ids, ",") {
+			t.Fatalf("%s pending %v, want %v", u, got, ids)
+		}
+	}
+	if n, err := b.Ack(ctx, "r1", "bob", ids[1]); err != nil || n != 1 {
+		t.Fatalf("ack: %d %v", n, err)
+	}
+	if got := pendingIDs(t, b, "r1", "bob"); strings.Join(got, ",") != ids[0]+","+ids[2] {
+		t.Fatalf("bob pending after ack %v", got)
+	}
+	if got := pendingIDs(t, b, "r1", "carol"); len(got) != 3 {
+		t.Fatalf("carol's ledger changed by bob's ack: %v", got)
+	}
+	if n, err := b.AckUpTo(ctx, "r1", "carol", ids[1]); err != nil || n != 2 {
+		t.Fatalf("ack up to: %d %v", n, err)
+	}
+	if got := pendingIDs(t, b, "r1", "carol"); len(got) != 1 || got[0] != ids[2] {
+		t.Fatalf("carol pending after ack up to %v", got)
+	}
+	entries, err := b.Range(ctx, "r1", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 || entries[0].PrevID != "" || entries[1].PrevID != ids[0] || entries[2].Seq != 3 || string(entries[2].Body) != `{"type":"text","text":"m3"}` {
+		t.Fatalf("entries %+v", entries)
+	}
+}
+
+func TestSendIdempotentAndMembership(t *testing.T) {
+	ctx := context.Background()
+	b := newBroker(t)
+	mustJoin(t, b, "r2", "alice", "bob")
+	req := broker.SendRequest{Room: "r2", Sender: "alice", Type: "text", Body: []byte(`{}`), ClientID: "c-1"}
+	first, err := b.Send(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.Send(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || again.Seq != first.Seq || !again.Duplicate {
+		t.Fatalf("retry %+v, first %+v", again, first)
+	}
+	if got := pendingIDs(t, b, "r2", "bob"); len(got) != 1 {
+		t.Fatalf("retry made more entries: %v", got)
+	}
+	_, err = b.Send(ctx, broker.SendRequest{Room: "r2", Sender: "mallory", Type: "text", Body: []byte(`{}`)})
+	if err == nil || !strings.Contains(err.Error(), broker.ErrNotMember.Error()) {
+		t.Fatalf("foreign sender: %v", err)
+	}
+	if es, _ := b.Range(ctx, "r2", "", 10); len(es) != 1 {
+		t.Fatalf("foreign send wrote: %d entries", len(es))
+	}
+}
+
+func TestJoinStartsAtHeadAndLeaveDropsLedger(t *testing.T) {
+	ctx := context.Background()
+	b := newBroker(t)
+	mustJoin(t, b, "r3", "alice", "bob")
+	if _, err := b.Send(ctx, broker.SendRequest{Room: "r3", Sender: "alice", Type: "text", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	mustJoin(t, b, "r3", "dave")
+	if got := pendingIDs(t, b, "r3", "dave"); len(got) != 0 {
+		t.Fatalf("late joiner got history in the ledger: %v", got)
+	}
+	res, err := b.Send(ctx, broker.SendRequest{Room: "r3", Sender: "bob", Type: "text", Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pendingIDs(t, b, "r3", "dave"); len(got) != 1 || got[0] != res.ID {
+		t.Fatalf("dave pending %v want %s", got, res.ID)
+	}
+	if left, err := b.Leave(ctx, "r3", "dave"); err != nil || !left {
+		t.Fatalf("leave: %v %v", left, err)
+	}
+	if ok, _ := b.IsMember(ctx, "r3", "dave"); ok {
+		t.Fatal("still a member")
+	}
+	_, err = b.Pending(ctx, "r3", "dave", "", 10)
+	if err == nil || !strings.Contains(err.Error(), "NOGROUP") {
+		t.Fatalf("group survived leave: %v", err)
+	}
+}
+
+func TestLostGroupIsRecreatedWithoutLosingTheEntry(t *testing.T) {
+	ctx := context.Background()
+	b := newBroker(t)
+	mustJoin(t, b, "r4", "alice", "bob")
+	k := b.KeysFor("r4")
+	if err := b.Redis().XGroupDestroy(ctx, k.Room("r4"), broker.Group("bob")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Send(ctx, broker.SendRequest{Room: "r4", Sender: "alice", Type: "text", Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pendingIDs(t, b, "r4", "bob"); len(got) != 1 || got[0] != res.ID {
+		t.Fatalf("bob pending %v want %s", got, res.ID)
+	}
+}
+
+func TestBacklogHasNoSideEffectOnDeliveryCount(t *testing.T) {
+	ctx := context.Background()
+	b := newBroker(t)
+	mustJoin(t, b, "r5", "alice", "bob")
+	for i := 0; i < 5; i++ {
+		if _, err := b.Send(ctx, broker.SendRequest{Room: "r5", Sender: "alice", Type: "text", Body: []byte(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 2; round++ {
+		es, err := b.Backlog(ctx, "r5", "bob", "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != 5 || string(es[4].Body) != "4" {
+			t.Fatalf("backlog %+v", es)
+		}
+	}
+	ps, _ := b.Pending(ctx, "r5", "bob", "", 100)
+	for _, p := range ps {
+		if p.Deliveries != 1 {
+			t.Fatalf("delivery count %d after backlog reads", p.Deliveries)
+		}
+	}
+}
+
+func TestFanoutDeliversInOrder(t *testing.T) {
+	b := newBroker(t)
+	mustJoin(t, b, "r6", "alice", "bob")
+	mustJoin(t, b, "r7", "alice", "bob")
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan broker.Entry, 100)
+	done := make(chan struct{})
+	f, err := b.NewFanout(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { f.Run(ctx, func(e broker.Entry) { got <- e }); close(done) }()
+	want := map[string][]int64{}
+	for i := 0; i < 20; i++ {
+		room := []string{"r6", "r7"}[i%2]
+		res, err := b.Send(context.Background(), broker.SendRequest{Room: room, Sender: "alice", Type: "text", Body: []byte(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[room] = append(want[room], res.Seq)
+	}
+	seen := map[string][]int64{}
+	timeout := time.After(5 * time.Second)
+	for n := 0; n < 20; n++ {
+		select {
+		case e := <-got:
+			seen[e.Room] = append(seen[e.Room], e.Seq)
+		case <-timeout:
+			t.Fatalf("fan-out delivered %d of 20: %v", n, seen)
+		}
+	}
+	cancel()
+	<-done
+	for room, seqs := range want {
+		if fmt.Sprint(seen[room]) != fmt.Sprint(seqs) {
+			t.Fatalf("room %s order %v want %v", room, seen[room], seqs)
+		}
+	}
+}
