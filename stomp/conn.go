@@ -28,7 +28,8 @@ type Conn struct {
 	version atomic.Int32
 	hbSend  atomic.Int64 // server → client heart-beat interval in ns, 0 = none
 
-	out      chan []byte // encoded frames
+	out      chan outFrame
+	written  []func() // writer only: callbacks of frames written since the last flush
 	closing  chan struct{}
 	once     sync.Once
 	final    atomic.Pointer[finalFrame]
@@ -56,7 +57,7 @@ func newConn(s *Server, t transport, kind string) *Conn {
 	ctx, stop := context.WithCancel(context.Background())
 	c := &Conn{
 		srv: s, t: t, kind: kind, ctx: ctx, stop: stop,
-		out:     make(chan []byte, s.cfg.OutboundQueue),
+		out:     make(chan outFrame, s.cfg.OutboundQueue),
 		closing: make(chan struct{}),
 		subs:    make(map[string]*Subscription),
 		pending: make(map[string]*Subscription),
@@ -147,10 +148,13 @@ func (c *Conn) readFailed(err error) {
 	case errors.Is(err, io.EOF):
 		c.beginClose(nil)
 	case errors.As(err, &ne) && ne.Timeout():
-		if c.frameDeadline.Load() != 0 {
-			c.fail(errorf(ErrFrameTimeout, "within %s", c.srv.cfg.FrameTimeout))
-		} else {
+		switch {
+		case c.frameDeadline.Load() == 0:
 			c.fail(errorf(ErrHeartbeatTimeout, "expected every %s", c.hbRecv))
+		case c.user == "": // the deadline was ConnectTimeout, from accept
+			c.fail(errorf(ErrFrameTimeout, "CONNECT within %s", c.srv.cfg.ConnectTimeout))
+		default:
+			c.fail(errorf(ErrFrameTimeout, "within %s", c.srv.cfg.FrameTimeout))
 		}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		c.srv.cfg.Observer.Error("unexpected_eof")
@@ -180,10 +184,16 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 // enqueue queues an encoded frame. A full queue means the client does not
 // read fast enough: it is disconnected rather than allowed to grow memory.
 func (c *Conn) enqueue(f *Frame) error {
-	return c.enqueueEncoded(AppendFrame(nil, f, c.Version()), f.Command)
+	return c.enqueueEncoded(outFrame{b: AppendFrame(nil, f, c.Version())}, f.Command)
 }
 
-func (c *Conn) enqueueEncoded(b []byte, cmd string) error {
+// outFrame is an encoded frame and what to call once it is on the wire.
+type outFrame struct {
+	b       []byte
+	written func()
+}
+
+func (c *Conn) enqueueEncoded(b outFrame, cmd string) error {
 	select {
 	case <-c.closing:
 		return errClosed
@@ -221,7 +231,7 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		case <-hb:
-			if !c.write([]byte{'\n'}) || !c.flush() {
+			if !c.write(outFrame{b: []byte{'\n'}}) || !c.flush() {
 				return
 			}
 		case <-c.closing:
@@ -234,7 +244,7 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-func (c *Conn) writeBatch(first []byte) bool {
+func (c *Conn) writeBatch(first outFrame) bool {
 	if !c.write(first) {
 		return false
 	}
@@ -250,20 +260,30 @@ func (c *Conn) writeBatch(first []byte) bool {
 	}
 }
 
-func (c *Conn) write(b []byte) bool {
+func (c *Conn) write(f outFrame) bool {
 	c.t.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-	if err := c.t.WriteFrame(b); err != nil {
+	if err := c.t.WriteFrame(f.b); err != nil {
 		c.abort()
 		return false
+	}
+	if f.written != nil {
+		c.written = append(c.written, f.written)
 	}
 	return true
 }
 
+// flush flushes the transport, then calls the written callbacks of the
+// frames it carried.
 func (c *Conn) flush() bool {
 	if err := c.t.Flush(); err != nil {
 		c.abort()
 		return false
 	}
+	for i, fn := range c.written {
+		fn()
+		c.written[i] = nil
+	}
+	c.written = c.written[:0]
 	return true
 }
 
@@ -284,9 +304,9 @@ func (c *Conn) finish() {
 		}
 	}
 	if ff != nil && ff.frame != nil {
-		c.write(ff.frame)
+		c.write(outFrame{b: ff.frame})
 	}
-	c.t.Flush()
+	c.flush()
 	c.t.CloseWrite()
 	c.t.Close()
 }

@@ -70,6 +70,10 @@ type Message struct {
 	ID     string
 	Header Header // extra headers, after the standard ones
 	Body   []byte
+	// Written, if set, is called on the connection's writer goroutine once
+	// the frame is flushed to the transport (ack mode auto acknowledges
+	// then). It must not block.
+	Written func()
 }
 
 // Deliver queues a MESSAGE frame. It is safe from any goroutine. It fails
@@ -104,7 +108,7 @@ func (s *Subscription) Deliver(m Message) error {
 		c.pending[ackID] = s
 		s.unacked = append(s.unacked, unackedMsg{ackID, m.ID})
 	}
-	err := c.enqueueEncoded(b, CmdMessage)
+	err := c.enqueueEncoded(outFrame{b: b, written: m.Written}, CmdMessage)
 	c.mu.Unlock()
 	return err
 }

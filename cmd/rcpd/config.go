@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/rcp/rcp/broker"
 	"log/slog"
 	"os"
 	"strconv"
@@ -16,6 +17,7 @@ type config struct {
 	Listen          string
 	StompTCP        string
 	RedisURL        string
+	KeyPrefix       string
 	MySQLDSN        string
 	Partitions      int
 	BlobDir         string
@@ -34,6 +36,7 @@ func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.Listen, "listen", env("RCP_LISTEN", ":8080"), "HTTP and WebSocket listen address (RCP_LISTEN)")
 	fs.StringVar(&c.StompTCP, "stomp-tcp", env("RCP_STOMP_TCP", ""), "plain TCP STOMP listen address, empty = off (RCP_STOMP_TCP)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("RCP_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL; several comma-separated addresses = Cluster (RCP_REDIS_URL)")
+	fs.StringVar(&c.KeyPrefix, "key-prefix", env("RCP_KEY_PREFIX", "rcp"), "prefix of every Redis key (RCP_KEY_PREFIX)")
 	fs.StringVar(&c.MySQLDSN, "mysql-dsn", env("RCP_MYSQL_DSN", ""), "MySQL DSN, go-sql-driver format (RCP_MYSQL_DSN)")
 	fs.IntVar(&c.Partitions, "partitions", envInt("RCP_PARTITIONS", 16), "room partitions (RCP_PARTITIONS)")
 	fs.StringVar(&c.BlobDir, "blob-dir", env("RCP_BLOB_DIR", ""), "local blob directory (RCP_BLOB_DIR)")
@@ -55,6 +58,9 @@ func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
 	}
 	if c.Partitions < 1 || c.Partitions > 16384 {
 		return c, fmt.Errorf("partitions %d: want 1..16384", c.Partitions)
+	}
+	if !broker.ValidID(c.KeyPrefix) {
+		return c, fmt.Errorf("key prefix %q: want 1 to 128 of A-Z a-z 0-9 _ -", c.KeyPrefix)
 	}
 	if c.MaxBody < 1024 {
 		return c, fmt.Errorf("max-body %d: want at least 1024", c.MaxBody)

@@ -1,121 +1,93 @@
 // Command rcpd is the RCP server: STOMP over WebSocket (and optionally TCP),
-// health, readiness and metrics endpoints. It only reads configuration,
+// the REST API, health, readiness and metrics. It only reads configuration,
 // wires packages together and handles signals.
+//
+//	rcpd [serve] [flags]     run the server
+//	rcpd migrate [flags]     apply the MySQL migrations and exit
+//	rcpd token --sub U ...   print an HS256 token signed with RCP_JWT_SECRET
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"sync/atomic"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/rcp/rcp/metrics"
-	"github.com/rcp/rcp/stomp"
-	"github.com/rcp/rcp/stomp/memtopic"
+	"github.com/rcp/rcp/gateway"
+	"github.com/rcp/rcp/queries"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "rcpd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "serve":
-			args = args[1:]
-		case "-h", "--help", "help":
-			fmt.Fprintln(os.Stderr, "usage: rcpd [serve] [flags]\n\nrun `rcpd serve -h` for flags")
-			return nil
-		}
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("rcpd serve", flag.ContinueOnError)
-	cfg, err := parseConfig(fs, args)
+	switch cmd {
+	case "serve", "migrate":
+		fs := flag.NewFlagSet("rcpd "+cmd, flag.ContinueOnError)
+		cfg, err := parseConfig(fs, args)
+		if err != nil {
+			return err
+		}
+		log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+		slog.SetDefault(log)
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		if cmd == "migrate" {
+			return migrate(ctx, cfg)
+		}
+		return serve(ctx, cfg, log)
+	case "token":
+		return token(args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: rcpd [serve|migrate|token] [flags]; `rcpd serve -h` lists the flags")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (serve, migrate, token)", cmd)
+}
+
+func migrate(ctx context.Context, cfg config) error {
+	if cfg.MySQLDSN == "" {
+		return fmt.Errorf("migrate: RCP_MYSQL_DSN (or --mysql-dsn) is required")
+	}
+	db, err := queries.Open(ctx, cfg.MySQLDSN)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	slog.SetDefault(log)
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	return serve(ctx, cfg, log)
+	defer db.Close()
+	return queries.Migrate(ctx, db)
 }
 
-func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	m := metrics.New()
-	scfg := stomp.DefaultConfig()
-	scfg.HeartbeatSend, scfg.HeartbeatRecv = cfg.Heartbeat, cfg.Heartbeat
-	scfg.Limits.MaxBodySize = cfg.MaxBody
-	scfg.Limits.MaxFrameSize = cfg.MaxBody + 64<<10
-	scfg.Logger = log
-	scfg.Observer = m.STOMP()
-	srv := stomp.NewServer(memtopic.New(), scfg)
-
-	var ready atomic.Bool
-	mux := http.NewServeMux()
-	mux.Handle("GET /ws", srv)
-	mux.Handle("GET /metrics", m.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-
-	ln, err := net.Listen("tcp", cfg.Listen)
+// token mints a development or operations token with RCP_JWT_SECRET.
+func token(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("rcpd token", flag.ContinueOnError)
+	sub := fs.String("sub", "", "user id (the token's sub)")
+	scope := fs.String("scope", "", "space-separated scopes, e.g. rooms:admin")
+	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
+	secret := fs.String("jwt-secret", env("RCP_JWT_SECRET", ""), "HS256 secret (RCP_JWT_SECRET)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *secret == "" {
+		return fmt.Errorf("token: RCP_JWT_SECRET (or --jwt-secret) is required")
+	}
+	tok, err := gateway.MintHS256([]byte(*secret), *sub, strings.Fields(*scope), *ttl)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		return fmt.Errorf("token: %w", err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
-	if cfg.StompTCP != "" {
-		tl, err := net.Listen("tcp", cfg.StompTCP)
-		if err != nil {
-			return fmt.Errorf("listen stomp tcp %s: %w", cfg.StompTCP, err)
-		}
-		go func() { errc <- srv.ServeTCP(tl) }()
-		log.Info("stomp tcp listening", "addr", tl.Addr().String())
-	}
-	ready.Store(true)
-	log.Info("rcpd listening", "addr", ln.Addr().String(), "ws", "/ws")
-
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
-		}
-	}
-	return shutdown(cfg, log, &ready, hs, srv)
-}
-
-// shutdown stops accepting, tells every STOMP client "server shutting down"
-// and drains within the configured deadline.
-func shutdown(cfg config, log *slog.Logger, ready *atomic.Bool, hs *http.Server, srv *stomp.Server) error {
-	ready.Store(false)
-	log.Info("shutting down", "deadline", cfg.ShutdownTimeout.String())
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	httpErr := hs.Shutdown(ctx) // hijacked WebSocket connections are not waited for here
-	stompErr := srv.Shutdown(ctx)
-	if err := errors.Join(httpErr, stompErr); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
+	fmt.Fprintln(stdout, tok)
 	return nil
 }
