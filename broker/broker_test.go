@@ -3,39 +3,16 @@ package broker_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/broker/brokertest"
 )
 
-var prefixSeq atomic.Int64
-
-// newBroker returns a broker on the test Redis (RCP_TEST_REDIS_URL, set by
-// make test) with a key prefix of its own, functions loaded.
-func newBroker(t testing.TB) *broker.Broker {
-	t.Helper()
-	url := os.Getenv("RCP_TEST_REDIS_URL")
-	if url == "" {
-		t.Fatal("RCP_TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
-	}
-	rdb, err := broker.Dial(url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	cfg := broker.DefaultConfig()
-	cfg.Partitions = 4
-	cfg.Prefix = fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, prefixSeq.Add(1))
-	b := broker.New(rdb, cfg)
-	if err := b.LoadFunctions(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// newBroker returns a broker on the test Redis with a key prefix of its own.
+func newBroker(t testing.TB) *broker.Broker { return brokertest.New(t) }
 
 func mustJoin(t testing.TB, b *broker.Broker, room string, users ...string) {
 	t.Helper()

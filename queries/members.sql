@@ -38,3 +38,13 @@ WHERE room_id = ? AND user_id = ?;
 
 -- name: CountMembers :one
 SELECT COUNT(*) FROM room_members;
+
+-- name: ListMemberships :many
+-- Every membership after a (room, user) cursor in key order, for the
+-- reconcile that mirrors MySQL's members into Redis at start (primary key).
+SELECT room_id, user_id
+FROM room_members
+WHERE room_id > sqlc.arg(after_room)
+   OR (room_id = sqlc.arg(after_room) AND user_id > sqlc.arg(after_user))
+ORDER BY room_id, user_id
+LIMIT ?;

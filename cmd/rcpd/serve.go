@@ -84,6 +84,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer d.close()
+	st, err := gateway.Reconcile(ctx, d.db, d.broker)
+	if err != nil {
+		return err
+	}
+	log.Info("reconciled redis with mysql", "rooms", st.Rooms, "joined", st.Joined, "left", st.Left)
 	store := gateway.NewLedgerRoomStore(gateway.NewMySQLRoomStore(d.db, gateway.MySQLRoomStoreConfig{}), d.broker)
 
 	// Background work runs until shutdown has drained the sessions.

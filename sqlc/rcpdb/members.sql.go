@@ -83,6 +83,56 @@ func (q *Queries) GetMember(ctx context.Context, arg GetMemberParams) (RoomMembe
 	return i, err
 }
 
+const listMemberships = `-- name: ListMemberships :many
+SELECT room_id, user_id
+FROM room_members
+WHERE room_id > ?
+   OR (room_id = ? AND user_id > ?)
+ORDER BY room_id, user_id
+LIMIT ?
+`
+
+type ListMembershipsParams struct {
+	AfterRoom string
+	AfterUser string
+	Limit     int32
+}
+
+type ListMembershipsRow struct {
+	RoomID string
+	UserID string
+}
+
+// Every membership after a (room, user) cursor in key order, for the
+// reconcile that mirrors MySQL's members into Redis at start (primary key).
+func (q *Queries) ListMemberships(ctx context.Context, arg ListMembershipsParams) ([]ListMembershipsRow, error) {
+	rows, err := q.db.QueryContext(ctx, listMemberships,
+		arg.AfterRoom,
+		arg.AfterRoom,
+		arg.AfterUser,
+		arg.Limit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListMembershipsRow{}
+	for rows.Next() {
+		var i ListMembershipsRow
+		if err := rows.Scan(&i.RoomID, &i.UserID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listRoomMembers = `-- name: ListRoomMembers :many
 SELECT room_id, user_id, role, joined_at, joined_id_ms, joined_id_seq
 FROM room_members

@@ -1,0 +1,76 @@
+// Package brokertest gives tests a broker on the real test Redis
+// (RCP_TEST_REDIS_URL, started by make test) with a key prefix of its own,
+// so tests never see each other's keys.
+package brokertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rcp/rcp/broker"
+)
+
+var seq atomic.Int64
+
+// Prefix returns a key prefix no other test uses.
+func Prefix() string {
+	return fmt.Sprintf("t%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9, seq.Add(1))
+}
+
+// New returns a broker with 4 partitions and its functions loaded. It fails
+// the test when RCP_TEST_REDIS_URL is unset: these tests need a real Redis.
+func New(t testing.TB) *broker.Broker {
+	t.Helper()
+	url := os.Getenv("RCP_TEST_REDIS_URL")
+	if url == "" {
+		t.Fatal("RCP_TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
+	}
+	rdb, err := broker.Dial(url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	cfg := broker.DefaultConfig()
+	cfg.Partitions = 4
+	cfg.Prefix = Prefix()
+	b := broker.New(rdb, cfg)
+	if err := b.LoadFunctions(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// DeleteAll removes every key of the broker's prefix, on every primary of a
+// Cluster, as if Redis had lost this deployment's data.
+func DeleteAll(t testing.TB, b *broker.Broker) {
+	t.Helper()
+	ctx := context.Background()
+	pattern := b.KeysFor("x").Prefix + ":*"
+	del := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 200).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := b.Redis().(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, del)
+	case *redis.Client:
+		err = del(ctx, c)
+	default:
+		err = fmt.Errorf("unsupported client %T", c)
+	}
+	if err != nil {
+		t.Fatalf("delete keys %s: %v", pattern, err)
+	}
+}
