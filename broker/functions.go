@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -13,25 +14,62 @@ import (
 //go:embed rcp.lua
 var library string
 
-// LibraryVersion is the LIBRARY_VERSION of the embedded rcp.lua.
-var LibraryVersion = regexp.MustCompile(`LIBRARY_VERSION = '(\d+)'`).FindStringSubmatch(library)[1]
+// Library is one Redis Function library: its source starts with
+// `#!lua name=<Name>`, sets LIBRARY_VERSION = '<n>' and registers a
+// no-writes function `<Name>_version` that returns it.
+type Library struct {
+	Name, Version, Code string
+}
 
-// LoadFunctions makes sure every primary runs this build's library: it asks
-// each for rcp_version and loads the library with FUNCTION LOAD REPLACE
-// where it is missing or different.
+var (
+	libName    = regexp.MustCompile(`^#!lua name=(\w+)`)
+	libVersion = regexp.MustCompile(`LIBRARY_VERSION = '(\d+)'`)
+)
+
+// ParseLibrary reads a library's name and version from its source.
+func ParseLibrary(code string) (Library, error) {
+	n := libName.FindStringSubmatch(code)
+	v := libVersion.FindStringSubmatch(code)
+	if n == nil || v == nil {
+		return Library{}, errors.New("redis library: missing `#!lua name=` or LIBRARY_VERSION")
+	}
+	return Library{Name: n[1], Version: v[1], Code: code}, nil
+}
+
+// rcpLibrary is the broker's own library (rcp.lua).
+var rcpLibrary = must(ParseLibrary(library))
+
+func must(l Library, err error) Library {
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// LibraryVersion is the version of the embedded rcp.lua.
+var LibraryVersion = rcpLibrary.Version
+
+// LoadFunctions loads the broker's library; see LoadLibrary.
 func (b *Broker) LoadFunctions(ctx context.Context) error {
+	return b.LoadLibrary(ctx, rcpLibrary)
+}
+
+// LoadLibrary makes sure every primary runs this build's version of lib: it
+// asks each for <name>_version and loads the library with FUNCTION LOAD
+// REPLACE where it is missing or different.
+func (b *Broker) LoadLibrary(ctx context.Context, lib Library) error {
 	load := func(ctx context.Context, c *redis.Client) error {
-		v, err := c.FCallRO(ctx, "rcp_version", nil).Text()
-		if err == nil && v == LibraryVersion {
+		v, err := c.FCallRO(ctx, lib.Name+"_version", nil).Text()
+		if err == nil && v == lib.Version {
 			return nil
 		}
 		if err != nil && !isMissingFunction(err) {
-			return fmt.Errorf("rcp_version on %s: %w", c.Options().Addr, err)
+			return fmt.Errorf("%s_version on %s: %w", lib.Name, c.Options().Addr, err)
 		}
-		if err := c.FunctionLoadReplace(ctx, library).Err(); err != nil {
-			return fmt.Errorf("function load on %s: %w", c.Options().Addr, err)
+		if err := c.FunctionLoadReplace(ctx, lib.Code).Err(); err != nil {
+			return fmt.Errorf("function load %s on %s: %w", lib.Name, c.Options().Addr, err)
 		}
-		b.log.Info("loaded redis functions", "addr", c.Options().Addr, "version", LibraryVersion, "was", v)
+		b.log.Info("loaded redis functions", "library", lib.Name, "addr", c.Options().Addr, "version", lib.Version, "was", v)
 		return nil
 	}
 	switch c := b.rdb.(type) {
@@ -45,5 +83,5 @@ func (b *Broker) LoadFunctions(ctx context.Context) error {
 
 func isMissingFunction(err error) bool {
 	var re redis.Error
-	return errors.As(err, &re) && regexp.MustCompile(`(?i)function not found`).MatchString(re.Error())
+	return errors.As(err, &re) && strings.Contains(strings.ToLower(re.Error()), "function not found")
 }
