@@ -136,6 +136,11 @@ func (r *Reader) parseHeader(line []byte, escaped bool) (HeaderField, error) {
 	if !utf8.Valid(line) {
 		return HeaderField{}, errorf(ErrInvalidUTF8, "%q", truncate(line, 32))
 	}
+	if bytes.IndexByte(line, '\r') >= 0 {
+		// Only an EOL may hold a CR (1.2 escapes it as \r). A bare one could
+		// not be written back: a value ending in CR would read as a CRLF.
+		return HeaderField{}, errorf(ErrBadHeader, "carriage return in %q", truncate(line, 32))
+	}
 	i := bytes.IndexByte(line, ':')
 	if i <= 0 {
 		return HeaderField{}, errorf(ErrBadHeader, "no key before ':' in %q", truncate(line, 32))

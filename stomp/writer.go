@@ -6,7 +6,10 @@ import (
 )
 
 var headerEscaper12 = strings.NewReplacer("\\", `\\`, "\r", `\r`, "\n", `\n`, ":", `\c`)
-var headerEscaper11 = strings.NewReplacer("\\", `\\`, "\n", `\n`, ":", `\c`)
+
+// STOMP 1.1 has no escape for CR: a CR becomes a space, as in unescaped
+// frames, so a value can never end in what reads as a CRLF.
+var headerEscaper11 = strings.NewReplacer("\\", `\\`, "\r", " ", "\n", `\n`, ":", `\c`)
 
 // AppendFrame encodes f for protocol version v onto dst. A content-length
 // header is added when the body is not empty and none is set, so bodies may
