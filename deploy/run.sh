@@ -3,7 +3,7 @@
 #
 #   Redis    127.0.0.1:16379 (AOF on)  data .run/redis     log .run/redis.log
 #   MariaDB  127.0.0.1:13306 (root, no password)  data .run/mysql  log .run/mysql.log
-#   rcpd     :8080   ws://127.0.0.1:8080/ws (subprotocol v12.stomp)
+#   rcpd     127.0.0.1:8080   ws://127.0.0.1:8080/ws (subprotocol v12.stomp)
 #
 # A service already answering on its port is reused. The services keep running
 # after rcpd exits; `make stop` (deploy/stop.sh) stops them. Arguments are passed
@@ -17,7 +17,7 @@ cd "$RCP_ROOT"
 
 REDIS_PORT="${RCP_RUN_REDIS_PORT:-16379}"
 MYSQL_PORT="${RCP_RUN_MYSQL_PORT:-13306}"
-LISTEN="${RCP_LISTEN:-:8080}"
+LISTEN="${RCP_LISTEN:-127.0.0.1:8080}"
 rcp_check_port_number "$REDIS_PORT" RCP_RUN_REDIS_PORT
 rcp_check_port_number "$MYSQL_PORT" RCP_RUN_MYSQL_PORT
 
@@ -80,18 +80,20 @@ RCP dev server
   Data/logs  $RUN_DIR   (make stop: stop Redis and MariaDB)
 INFO
 
-if bin/rcpd token --help >/dev/null 2>&1; then
-	if alice="$(bin/rcpd token --sub alice)" && admin="$(bin/rcpd token --sub admin --scope rooms:admin)"; then
-		cat <<TOKENS
-  Token (alice)                    $alice
-  Token (admin, scope rooms:admin) $admin
+admin="$(bin/rcpd token --sub admin --scope rooms:admin)"
+alice="$(bin/rcpd token --sub alice)"
+bob="$(bin/rcpd token --sub bob)"
+cat <<TOKENS
+  Tokens (24 h; more with: RCP_JWT_SECRET=\$(cat .run/jwt.secret) bin/rcpd token --sub <user>)
+    admin (scope rooms:admin)  $admin
+    alice                      $alice
+    bob                        $bob
+  Try: create a room for alice and bob, then SEND to /app/rooms/demo and
+  SUBSCRIBE to /topic/rooms/demo with their tokens:
+    curl -s -XPOST http://$host:$port/v1/rooms -H "Authorization: Bearer $admin" \\
+      -H 'Content-Type: application/json' -d '{"id":"demo","name":"Demo","kind":"group",
+      "members":["alice","bob"],"textRetentionDays":0,"mediaRetentionDays":0}'
 TOKENS
-	else
-		rcp_log "bin/rcpd token failed; no tokens printed"
-	fi
-else
-	echo "  Tokens     (bin/rcpd has no 'token' subcommand yet: sign an HS256 JWT with .run/jwt.secret)"
-fi
 echo
 
 exec bin/rcpd "$@"
