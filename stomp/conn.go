@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -28,8 +29,9 @@ type Conn struct {
 	version atomic.Int32
 	hbSend  atomic.Int64 // server → client heart-beat interval in ns, 0 = none
 
-	out      chan outFrame
-	written  []func() // writer only: callbacks of frames written since the last flush
+	out      outQueue
+	batch    []outFrame // writer only: frames taken from out
+	written  []func()   // writer only: callbacks of frames written since the last flush
 	closing  chan struct{}
 	once     sync.Once
 	final    atomic.Pointer[finalFrame]
@@ -57,7 +59,7 @@ func newConn(s *Server, t transport, kind string) *Conn {
 	ctx, stop := context.WithCancel(context.Background())
 	c := &Conn{
 		srv: s, t: t, kind: kind, ctx: ctx, stop: stop,
-		out:     make(chan outFrame, s.cfg.OutboundQueue),
+		out:     outQueue{max: s.cfg.OutboundQueue, ready: make(chan struct{}, 1)},
 		closing: make(chan struct{}),
 		subs:    make(map[string]*Subscription),
 		pending: make(map[string]*Subscription),
@@ -156,7 +158,8 @@ func (c *Conn) readFailed(err error) {
 		default:
 			c.fail(errorf(ErrFrameTimeout, "within %s", c.srv.cfg.FrameTimeout))
 		}
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET): // the client vanished
 		c.srv.cfg.Observer.Error("unexpected_eof")
 		c.beginClose(nil)
 	default:
@@ -199,14 +202,58 @@ func (c *Conn) enqueueEncoded(b outFrame, cmd string) error {
 		return errClosed
 	default:
 	}
-	select {
-	case c.out <- b:
-		c.srv.cfg.Observer.FrameOut(cmd)
-		return nil
-	default:
+	if !c.out.push(b) {
 		c.failSlow()
 		return ErrSlowConsumer
 	}
+	c.srv.cfg.Observer.FrameOut(cmd)
+	return nil
+}
+
+// outQueue is the bounded queue of encoded frames between the goroutines
+// that produce them and the writer. Unlike a buffered channel, which costs
+// OutboundQueue × 32 bytes for the connection's whole life (8 KiB at the
+// default 256), it holds next to nothing while idle.
+type outQueue struct {
+	mu     sync.Mutex
+	frames []outFrame // queued, not yet taken by the writer
+	n      int        // frames queued or taken and not yet written: at most max
+	max    int
+	ready  chan struct{} // capacity 1: frames were queued since the last take
+}
+
+// push queues f, or reports false when max frames are already held.
+func (q *outQueue) push(f outFrame) bool {
+	q.mu.Lock()
+	if q.n >= q.max {
+		q.mu.Unlock()
+		return false
+	}
+	q.frames = append(q.frames, f)
+	q.n++
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns the queued frames and keeps spare, emptied, as the queue's
+// next backing array: the writer and the queue swap two slices.
+func (q *outQueue) take(spare []outFrame) []outFrame {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	taken := q.frames
+	q.frames = spare[:0]
+	return taken
+}
+
+// release gives back the room of n taken frames once they are written.
+func (q *outQueue) release(n int) {
+	q.mu.Lock()
+	q.n -= n
+	q.mu.Unlock()
 }
 
 var errClosed = errors.New("connection closed")
@@ -226,9 +273,13 @@ func (c *Conn) writeLoop() {
 			}
 		}
 		select {
-		case b := <-c.out:
-			if !c.writeBatch(b) {
+		case <-c.out.ready:
+			n, ok := c.writeQueued()
+			if !ok {
 				return
+			}
+			if n == 0 {
+				continue // frames taken by the previous round
 			}
 		case <-hb:
 			if !c.write(outFrame{b: []byte{'\n'}}) || !c.flush() {
@@ -244,20 +295,30 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-func (c *Conn) writeBatch(first outFrame) bool {
-	if !c.write(first) {
-		return false
-	}
+// writeQueued writes frames until the queue is empty, then flushes; n is
+// how many it wrote.
+func (c *Conn) writeQueued() (n int, ok bool) {
 	for {
-		select {
-		case b := <-c.out:
-			if !c.write(b) {
-				return false
+		c.batch = c.out.take(c.batch)
+		if len(c.batch) == 0 {
+			break
+		}
+		for _, f := range c.batch {
+			if !c.write(f) {
+				return n, false
 			}
-		default:
-			return c.flush()
+		}
+		n += len(c.batch)
+		c.out.release(len(c.batch))
+		clear(c.batch) // let the frames go
+		if cap(c.batch) > 16 {
+			c.batch = nil // an idle connection keeps no burst-sized array
 		}
 	}
+	if n == 0 {
+		return 0, true
+	}
+	return n, c.flush()
 }
 
 func (c *Conn) write(f outFrame) bool {
@@ -292,14 +353,9 @@ func (c *Conn) flush() bool {
 func (c *Conn) finish() {
 	ff := c.final.Load()
 	if ff == nil || !ff.discard {
-		for drained := false; !drained; {
-			select {
-			case b := <-c.out:
-				if !c.write(b) {
-					return
-				}
-			default:
-				drained = true
+		for _, f := range c.out.take(nil) {
+			if !c.write(f) {
+				return
 			}
 		}
 	}

@@ -52,10 +52,17 @@ func (c *Conn) failFrame(err error, f *Frame) {
 }
 
 // failSlow drops whatever is queued and ends the session: the client did not
-// read fast enough.
+// read fast enough. The writer is likely blocked writing to it, so after a
+// short grace for the ERROR the socket is closed under the writer rather
+// than left to WriteTimeout (as nats-server does with slow consumers).
 func (c *Conn) failSlow() {
-	c.failWith(errorf(ErrSlowConsumer, "%d frames queued", cap(c.out)), "", true)
+	c.failWith(errorf(ErrSlowConsumer, "%d frames queued", c.srv.cfg.OutboundQueue), "", true)
+	time.AfterFunc(min(c.srv.cfg.WriteTimeout, slowConsumerGrace), func() { c.t.Close() })
 }
+
+// slowConsumerGrace bounds how long a slow consumer's socket stays open for
+// its ERROR frame.
+const slowConsumerGrace = time.Second
 
 func (c *Conn) failWith(err error, receipt string, discard bool) {
 	f, reason := c.errorFrame(err, receipt)

@@ -91,11 +91,19 @@ func (t *wsTransport) Read(p []byte) (int, error) {
 // the frame limit; the peer receives close code 1009.
 var ErrWebSocketMessageTooLarge = errors.New("websocket message too large")
 
+// wsReadError maps the end of a WebSocket to the end of the byte stream: a
+// close message, whatever its code, is the client's orderly end (io.EOF);
+// TCP ending without one (gorilla's 1006) is a client that vanished, as a
+// phone losing its network (io.ErrUnexpectedEOF). Neither is a server error.
 func wsReadError(err error) error {
 	if errors.Is(err, websocket.ErrReadLimit) {
 		return ErrWebSocketMessageTooLarge
 	}
-	if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		if ce.Code == websocket.CloseAbnormalClosure {
+			return io.ErrUnexpectedEOF
+		}
 		return io.EOF
 	}
 	return err
@@ -132,7 +140,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	up := websocket.Upgrader{
-		ReadBufferSize:  1024,
+		// The session's stomp.Reader buffers the stream (2 KiB) and reads
+		// payloads straight past this buffer, which only needs to hold frame
+		// headers and control frames (≤ 125 bytes): 256 saves 768 bytes
+		// per connection over 1024.
+		ReadBufferSize:  256,
 		WriteBufferSize: 4096,
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    Subprotocols,
@@ -144,5 +156,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(int64(s.cfg.Limits.MaxFrameSize) + 1024)
-	s.serve(&wsTransport{ws: ws}, "ws")
+	// The session runs on its own goroutine and this handler returns: net/http
+	// keeps its per-connection buffers (about 8 KiB), the request and the
+	// handler's grown stack alive until ServeHTTP returns, which is dead
+	// weight on a long-lived idle WebSocket (measured: docs/decisions-stomp.md).
+	go s.serve(&wsTransport{ws: ws}, "ws")
 }
