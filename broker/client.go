@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -23,6 +24,7 @@ func Dial(url string, partitions int) (redis.UniversalClient, error) {
 		return redis.NewClient(opt), nil
 	}
 	addrs := make([]string, len(parts))
+	copt := &redis.ClusterOptions{PoolSize: pool}
 	for i, p := range parts {
 		p = strings.TrimSpace(p)
 		if strings.Contains(p, "://") {
@@ -30,9 +32,37 @@ func Dial(url string, partitions int) (redis.UniversalClient, error) {
 			if err != nil {
 				return nil, fmt.Errorf("redis url %q: %w", p, err)
 			}
+			if opt.DB != 0 {
+				return nil, fmt.Errorf("redis url %q: a Redis Cluster has database 0 only", p)
+			}
+			// Credentials and TLS (rediss://) of the URLs apply to every
+			// node, also those the client learns from the cluster itself.
+			if opt.Username != "" || opt.Password != "" {
+				copt.Username, copt.Password = opt.Username, opt.Password
+			}
+			if opt.TLSConfig != nil {
+				copt.TLSConfig = opt.TLSConfig
+			}
 			p = opt.Addr
 		}
 		addrs[i] = p
 	}
-	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, PoolSize: pool}), nil
+	copt.Addrs = addrs
+	return redis.NewClusterClient(copt), nil
+}
+
+// Ping checks that Redis answers; on a Cluster, every primary does (a
+// Cluster client's own PING asks one node, so a readiness check built on it
+// would pass or fail at random while a primary is down).
+func (b *Broker) Ping(ctx context.Context) error {
+	c, ok := b.rdb.(*redis.ClusterClient)
+	if !ok {
+		return b.rdb.Ping(ctx).Err()
+	}
+	return c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		if err := n.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("primary %s: %w", n.Options().Addr, err)
+		}
+		return nil
+	})
 }

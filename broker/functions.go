@@ -76,9 +76,20 @@ func (b *Broker) LoadLibrary(ctx context.Context, lib Library) error {
 	case *redis.ClusterClient:
 		return c.ForEachMaster(ctx, load)
 	case *redis.Client:
+		if clusterNode(ctx, c) {
+			return fmt.Errorf("%s is a node of a Redis Cluster: name the cluster in RCP_REDIS_URL with several comma-separated addresses", c.Options().Addr)
+		}
 		return load(ctx, c)
 	}
 	return fmt.Errorf("load functions: unsupported client %T", b.rdb)
+}
+
+// clusterNode reports whether a single-node client talks to a Cluster node:
+// it would serve the partitions of that node and fail with MOVED for the
+// others. A server that does not answer INFO is given the benefit of doubt.
+func clusterNode(ctx context.Context, c *redis.Client) bool {
+	info, err := c.Info(ctx, "cluster").Result()
+	return err == nil && strings.Contains(info, "cluster_enabled:1")
 }
 
 func isMissingFunction(err error) bool {

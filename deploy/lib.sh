@@ -161,11 +161,12 @@ rcp_redis_ping() {
 	[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ]
 }
 
-# rcp_start_redis NAME PORT DATADIR PIDFILE LOGFILE
+# rcp_start_redis NAME PORT DATADIR PIDFILE LOGFILE [EXTRA REDIS-SERVER OPTIONS...]
 # Starts a daemonized redis-server with AOF on and RDB snapshots off, waits until
 # it answers PING and checks that the answering server is the one just started.
 rcp_start_redis() {
 	local name="$1" port="$2" dir="$3" pidfile="$4" logfile="$5" pid i
+	shift 5
 	pid="$(rcp_read_pid "$pidfile")"
 	if rcp_pid_alive "$pid" && rcp_pid_owns_dir "$pid" "$dir" && rcp_redis_ping "$port"; then
 		rcp_log "$name: already running (pid $pid, port $port)"
@@ -180,7 +181,7 @@ rcp_start_redis() {
 	if ! redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes \
 		--dir "$dir" --appendonly yes --save '' \
 		--daemonize yes --pidfile "$pidfile" --logfile "$logfile" \
-		>>"$logfile" 2>&1; then
+		"$@" >>"$logfile" 2>&1; then
 		rcp_tail "$logfile"
 		rcp_die "$name: redis-server failed to start"
 	fi
@@ -208,6 +209,143 @@ rcp_start_redis() {
 		rcp_die "$name: 127.0.0.1:$port is answered by pid '$served', not by the redis-server we started (pid $pid)"
 	fi
 	rcp_log "$name: redis-server up on 127.0.0.1:$port (pid $pid, data $dir)"
+}
+
+# ---------------------------------------------------------------------------
+# Redis Cluster
+# ---------------------------------------------------------------------------
+
+# rcp_redis_cluster_state PORT: "STATE KNOWN_NODES SLOTS_ASSIGNED" from one CLUSTER
+# INFO of the node (fields empty if it does not answer), e.g. "ok 3 16384".
+rcp_redis_cluster_state() {
+	local info k v state='' known='' slots=''
+	info="$(redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null)" || true
+	while IFS=: read -r k v; do
+		v="${v%$'\r'}"
+		case "$k" in
+		cluster_state) state="$v" ;;
+		cluster_known_nodes) known="$v" ;;
+		cluster_slots_assigned) slots="$v" ;;
+		esac
+	done <<<"$info"
+	printf '%s %s %s' "$state" "$known" "$slots"
+}
+
+# rcp_redis_cluster_ready PORT...: true when every node says cluster_state:ok, knows
+# exactly the nodes given and sees all 16384 slots assigned.
+rcp_redis_cluster_ready() {
+	local p
+	for p in "$@"; do
+		[ "$(rcp_redis_cluster_state "$p")" = "ok $# 16384" ] || return 1
+	done
+}
+
+# rcp_start_redis_cluster NAME DIR PORT...: a Redis Cluster of one primary per PORT
+# (no replicas) on loopback, node P with data in DIR/P, pid file DIR/P.pid, log
+# DIR/P.log and cluster config DIR/nodes-P.conf; the cluster bus of node P is
+# P+10000. Starts the nodes (AOF on, RDB off), runs `redis-cli --cluster create`
+# unless they already form this very cluster, and waits (RCP_WAIT_SECONDS) until
+# every node reports cluster_state:ok. Needs at least 3 ports.
+rcp_start_redis_cluster() {
+	local name="$1" dir="$2" p pid
+	shift 2
+	[ "$#" -ge 3 ] || rcp_die "$name: a Redis Cluster needs at least 3 primaries, got $# port(s)"
+	mkdir -p "$dir"
+	for p in "$@"; do
+		pid="$(rcp_read_pid "$dir/$p.pid")"
+		if ! { rcp_pid_alive "$pid" && rcp_pid_owns_dir "$pid" "$dir/$p"; } && rcp_port_open "$((p + 10000))"; then
+			rcp_die "$name: cluster bus port 127.0.0.1:$((p + 10000)) (node port $p + 10000) is already in use by another process${RCP_PORT_HINT:+ ($RCP_PORT_HINT)}"
+		fi
+	done
+	# The nodes start side by side; each start is bounded by RCP_WAIT_SECONDS.
+	local jobs=() failed=0
+	for p in "$@"; do
+		rcp_start_redis_cluster_node "$name-$p" "$dir" "$p" &
+		jobs+=("$!")
+	done
+	for pid in "${jobs[@]}"; do
+		wait "$pid" || failed=1
+	done
+	[ "$failed" -eq 0 ] || rcp_die "$name: not every node started (see above)"
+	# Nodes restarted from their nodes-P.conf form the cluster again by themselves.
+	local state formed=1
+	for p in "$@"; do
+		state="$(rcp_redis_cluster_state "$p")"
+		[ "${state#* }" = "$# 16384" ] || formed=0
+	done
+	local addrs=()
+	for p in "$@"; do
+		addrs+=("127.0.0.1:$p")
+	done
+	if [ "$formed" -eq 1 ]; then
+		rcp_log "$name: nodes $* already form a cluster"
+	else
+		# A half-formed cluster (an earlier start that failed midway) cannot be
+		# created over: empty the nodes and forget the cluster first.
+		for p in "$@"; do
+			state="$(rcp_redis_cluster_state "$p")"
+			if [ "${state#* }" != "1 0" ]; then
+				rcp_log "$name-$p: resetting a half-formed cluster state (state, known nodes, slots: $state)"
+				redis-cli -h 127.0.0.1 -p "$p" flushall >/dev/null 2>&1 || true
+				redis-cli -h 127.0.0.1 -p "$p" cluster reset hard >/dev/null 2>&1 ||
+					rcp_die "$name-$p: CLUSTER RESET HARD failed"
+			fi
+		done
+		if ! timeout -k 5 "$RCP_WAIT_SECONDS" redis-cli --cluster create "${addrs[@]}" \
+			--cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1; then
+			rcp_tail "$dir/create.log"
+			rcp_die "$name: redis-cli --cluster create ${addrs[*]} failed"
+		fi
+	fi
+	local deadline=$((SECONDS + RCP_WAIT_SECONDS))
+	while ((SECONDS < deadline)); do
+		rcp_redis_cluster_ready "$@" && break
+		sleep 0.05
+	done
+	if ! rcp_redis_cluster_ready "$@"; then
+		for p in "$@"; do
+			rcp_log "$name-$p: state, known nodes, slots assigned: $(rcp_redis_cluster_state "$p")"
+		done
+		rcp_die "$name: the cluster did not reach cluster_state:ok on every node within ${RCP_WAIT_SECONDS}s"
+	fi
+	rcp_log "$name: cluster_state:ok on ${addrs[*]}"
+}
+
+# rcp_start_redis_cluster_node NAME DIR PORT: one node of rcp_start_redis_cluster.
+# The bus port (PORT+10000) lies in Linux's ephemeral range (32768-60999), so an
+# outgoing connection of any process may hold it for a moment; when the node
+# cannot bind it, try again (5 attempts) before giving up.
+rcp_start_redis_cluster_node() {
+	local name="$1" dir="$2" p="$3" attempt
+	for attempt in 1 2 3 4 5; do
+		if (rcp_start_redis "$name" "$p" "$dir/$p" "$dir/$p.pid" "$dir/$p.log" \
+			--cluster-enabled yes --cluster-config-file "$dir/nodes-$p.conf"); then
+			return 0
+		fi
+		grep -q "Failed listening on port $((p + 10000)) (cluster)" "$dir/$p.log" 2>/dev/null ||
+			rcp_die "$name: redis-server failed to start (see above)"
+		rcp_log "$name: cluster bus port $((p + 10000)) is held by another socket (attempt $attempt of 5)"
+		mv "$dir/$p.log" "$dir/$p.log.$attempt"
+		sleep 0.5
+	done
+	rcp_die "$name: cannot bind the cluster bus port 127.0.0.1:$((p + 10000))${RCP_PORT_HINT:+ ($RCP_PORT_HINT)}"
+}
+
+# rcp_stop_redis_cluster NAME DIR: stop every node that rcp_start_redis_cluster
+# started under DIR (by its pid file), all at once, and wait for them. Idempotent.
+rcp_stop_redis_cluster() {
+	local name="$1" dir="$2" f p rc=0 jobs=()
+	[ -d "$dir" ] || return 0
+	for f in "$dir"/*.pid; do
+		[ -e "$f" ] || continue
+		p="$(basename "$f" .pid)"
+		(rcp_stop_pidfile "$name-$p" "$f" "$dir/$p") &
+		jobs+=("$!")
+	done
+	for p in "${jobs[@]}"; do
+		wait "$p" || rc=1
+	done
+	return "$rc"
 }
 
 # ---------------------------------------------------------------------------

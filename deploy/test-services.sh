@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Private Redis and MariaDB instances for the test suite.
+# Private Redis, Redis Cluster and MariaDB instances for the test suite.
 #
 #   deploy/test-services.sh start DIR   start them with all data and logs under DIR,
 #                                       write DIR/env (source it before go test)
@@ -10,10 +10,16 @@
 # anything else, start fails instead of reusing it. Environment:
 #   RCP_TEST_REDIS_PORT   (26379)  single Redis, AOF on, RDB off
 #   RCP_TEST_MYSQL_PORT   (23306)  MariaDB, root without password
+#   RCP_TEST_REDIS_CLUSTER_PORTS ("27001 27002 27003")  Redis Cluster, one primary per
+#                                  port, no replicas; cluster bus = port + 10000, so
+#                                  37001-37003 must be free too. AOF on, RDB off.
 #   RCP_WAIT_SECONDS      (60)     how long to wait for each service to answer
 #
 # DIR/env exports:
 #   RCP_TEST_REDIS_URL   redis://127.0.0.1:PORT/0
+#   RCP_TEST_REDIS_CLUSTER_URL  127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3 (the form of
+#                        RCP_REDIS_URL that names a Cluster; deploy/test.sh runs the
+#                        Redis packages a second time with RCP_TEST_REDIS_URL set to it)
 #   RCP_TEST_MYSQL_DSN   root@tcp(127.0.0.1:PORT)/   (tests create their own databases)
 #   RCP_TEST_REDIS_BIN   path of redis-server (tests may start their own instances)
 #   RCP_TEST_DIR         DIR
@@ -36,20 +42,30 @@ REDIS_PORT="${RCP_TEST_REDIS_PORT:-26379}"
 MYSQL_PORT="${RCP_TEST_MYSQL_PORT:-23306}"
 rcp_check_port_number "$REDIS_PORT" RCP_TEST_REDIS_PORT
 rcp_check_port_number "$MYSQL_PORT" RCP_TEST_MYSQL_PORT
-for p in "$REDIS_PORT" "$MYSQL_PORT"; do
+read -r -a CLUSTER_PORTS <<<"${RCP_TEST_REDIS_CLUSTER_PORTS:-27001 27002 27003}"
+[ "${#CLUSTER_PORTS[@]}" -ge 3 ] ||
+	rcp_die "RCP_TEST_REDIS_CLUSTER_PORTS needs at least 3 ports (one per primary), got '${RCP_TEST_REDIS_CLUSTER_PORTS:-}'"
+for p in "${CLUSTER_PORTS[@]}"; do
+	rcp_check_port_number "$p" RCP_TEST_REDIS_CLUSTER_PORTS
+	[ "$p" -le 55535 ] || rcp_die "RCP_TEST_REDIS_CLUSTER_PORTS: $p + 10000 (its cluster bus) is not a port"
+done
+all_ports=("$REDIS_PORT" "$MYSQL_PORT")
+for p in "${CLUSTER_PORTS[@]}"; do
+	all_ports+=("$p" "$((p + 10000))")
+done
+if [ "$(printf '%s\n' "${all_ports[@]}" | sort -u | wc -l)" -ne "${#all_ports[@]}" ]; then
+	rcp_die "test service ports overlap (cluster bus = port + 10000): ${all_ports[*]}"
+fi
+for p in "${all_ports[@]}"; do
 	case "$p" in 6379 | 3306) rcp_die "refusing to use default port $p for test services" ;; esac
+done
+CLUSTER_URL=""
+for p in "${CLUSTER_PORTS[@]}"; do
+	CLUSTER_URL="${CLUSTER_URL:+$CLUSTER_URL,}127.0.0.1:$p"
 done
 
 # ---------------------------------------------------------------------------
-# Later: a 3-primary Redis Cluster and an S3 server. Not started yet.
-#
-# Redis Cluster (planned): RCP_TEST_REDIS_CLUSTER_PORTS (27001 27002 27003; cluster bus
-# = port + 10000, so 37001-37003 must be free too). Each node:
-#   redis-server --port P --bind 127.0.0.1 --cluster-enabled yes
-#     --cluster-config-file nodes-P.conf --dir DIR/redis-cluster/P --appendonly yes
-#     --save '' --daemonize yes --pidfile DIR/redis-cluster/P.pid --logfile ...
-# then `redis-cli --cluster create 127.0.0.1:27001 ... --cluster-replicas 0 --cluster-yes`
-# and wait for `cluster_state:ok` on every node. env: RCP_TEST_REDIS_CLUSTER_ADDRS.
+# Later: an S3 server. Not started yet.
 #
 # S3 (planned): versitygw v1.8.0 (`go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`
 # from deploy/test-deps.sh), RCP_TEST_S3_PORT (29000):
@@ -66,8 +82,15 @@ start() {
 	dir="$(cd "$dir" && pwd -P)"
 
 	local t0=$SECONDS
-	# On failure, stop whatever this call already started.
-	trap 'rc=$?; if [ "$rc" -ne 0 ]; then rcp_log "start failed; stopping what was started"; stop "'"$dir"'" || true; fi' EXIT
+	# The Redis Cluster forms in the background while MariaDB starts: most of
+	# its time is redis-cli waiting for the nodes to gossip. Nodes under
+	# DIR/cluster/P, config DIR/cluster/nodes-P.conf.
+	RCP_PORT_HINT="set RCP_TEST_REDIS_CLUSTER_PORTS to use other ports" \
+		rcp_start_redis_cluster redis-cluster "$dir/cluster" "${CLUSTER_PORTS[@]}" &
+	cluster_job=$!
+	# On failure, wait for the cluster job (it is bounded by RCP_WAIT_SECONDS),
+	# then stop whatever this call already started.
+	trap 'rc=$?; if [ "$rc" -ne 0 ]; then wait "$cluster_job" 2>/dev/null || true; rcp_log "start failed; stopping what was started"; stop "'"$dir"'" || true; fi' EXIT
 	RCP_PORT_HINT="set RCP_TEST_REDIS_PORT to use another port" \
 		rcp_start_redis redis "$REDIS_PORT" "$dir/redis" "$dir/redis.pid" "$dir/redis.log"
 
@@ -78,13 +101,14 @@ start() {
 		--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
 		--skip-log-bin --max-connections=500
 
-	# (planned) Redis Cluster start goes here.
+	wait "$cluster_job" || rcp_die "redis-cluster: start failed (see above; logs in $dir/cluster)"
 	# (planned) versitygw start goes here.
 
 	local tmp="$dir/env.tmp"
 	{
 		echo "# written by deploy/test-services.sh; source it"
 		echo "export RCP_TEST_REDIS_URL=$(rcp_shquote "redis://127.0.0.1:$REDIS_PORT/0")"
+		echo "export RCP_TEST_REDIS_CLUSTER_URL=$(rcp_shquote "$CLUSTER_URL")"
 		echo "export RCP_TEST_MYSQL_DSN=$(rcp_shquote "root@tcp(127.0.0.1:$MYSQL_PORT)/")"
 		echo "export RCP_TEST_REDIS_BIN=$(rcp_shquote "$(command -v redis-server)")"
 		echo "export RCP_TEST_DIR=$(rcp_shquote "$dir")"
@@ -102,10 +126,17 @@ stop() {
 	fi
 	dir="$(cd "$dir" && pwd -P)"
 	# (planned) versitygw stop goes here.
-	# (planned) Redis Cluster stop goes here (every node's pid file).
-	local rc=0
-	(rcp_stop_pidfile mariadb "$dir/mysql.pid" "$dir/mysql") || rc=1
-	(rcp_stop_pidfile redis "$dir/redis.pid" "$dir/redis") || rc=1
+	# All at once: each stop mostly waits for its process to go away.
+	local rc=0 job jobs=()
+	(rcp_stop_redis_cluster redis-cluster "$dir/cluster") &
+	jobs+=("$!")
+	(rcp_stop_pidfile mariadb "$dir/mysql.pid" "$dir/mysql") &
+	jobs+=("$!")
+	(rcp_stop_pidfile redis "$dir/redis.pid" "$dir/redis") &
+	jobs+=("$!")
+	for job in "${jobs[@]}"; do
+		wait "$job" || rc=1
+	done
 	rm -f "$dir/env"
 	return "$rc"
 }
