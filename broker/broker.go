@@ -100,7 +100,7 @@ func (b *Broker) Send(ctx context.Context, r SendRequest) (SendResult, error) {
 	// Without a client id the dedup key is unused, yet named: it keeps the
 	// key list in one slot.
 	keys := []string{k.Room(r.Room), k.Members(r.Room), k.Feed(), k.Heads(), k.Due(), k.Dedup(r.Room, r.ClientID)}
-	res, err := b.rdb.FCall(ctx, "rcp_send", keys, r.Room, r.Sender, r.Type, r.Body, r.ClientID,
+	res, err := b.fcallOnce(ctx, "rcp_send", keys, r.Room, r.Sender, r.Type, r.Body, r.ClientID,
 		b.cfg.OfflineGrace.Milliseconds(), b.cfg.FeedMaxLen, int64(b.cfg.DedupTTL.Seconds())).Slice()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "NOTMEMBER") {
@@ -116,6 +116,27 @@ func (b *Broker) Send(ctx context.Context, r SendRequest) (SendResult, error) {
 	dup, _ := res[2].(int64)
 	return SendResult{ID: id, Seq: seq, Duplicate: dup == 1}, nil
 }
+
+// fcallOnce is FCall without go-redis's resend after a network error: the
+// first attempt may have run with its reply lost, and running rcp_send
+// twice stores the message twice. The error reaches the client instead,
+// which retries with its x-client-id (deduplicated by the Function).
+func (b *Broker) fcallOnce(ctx context.Context, function string, keys []string, args ...any) *redis.Cmd {
+	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+	cmdArgs = append(cmdArgs, "fcall", function, len(keys))
+	for _, k := range keys {
+		cmdArgs = append(cmdArgs, k)
+	}
+	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
+	cmd.SetFirstKeyPos(3)
+	_ = b.rdb.Process(ctx, noRetryCmd{cmd})
+	return cmd
+}
+
+// noRetryCmd marks a command go-redis must not resend.
+type noRetryCmd struct{ *redis.Cmd }
+
+func (noRetryCmd) NoRetry() bool { return true }
 
 // Join makes user a member of room: its consumer group starts at the room's
 // newest entry. It reports whether the user was new.

@@ -94,8 +94,26 @@ type node struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
-	log  *bytes.Buffer
+	log  *syncBuffer // written by the process while tests may read it
 	done chan struct{}
+}
+
+// syncBuffer is a bytes.Buffer a process writes while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func freePort(t *testing.T) string {
@@ -112,7 +130,7 @@ func freePort(t *testing.T) string {
 func (e *env) start() *node {
 	t := e.t
 	t.Helper()
-	n := &node{t: t, addr: freePort(t), log: &bytes.Buffer{}, done: make(chan struct{})}
+	n := &node{t: t, addr: freePort(t), log: &syncBuffer{}, done: make(chan struct{})}
 	n.cmd = exec.Command(rcpdBin, "serve")
 	n.cmd.Env = append(os.Environ(),
 		"RCP_LISTEN="+n.addr, "RCP_REDIS_URL="+e.redisURL, "RCP_MYSQL_DSN="+e.dsn,
