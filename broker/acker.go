@@ -2,15 +2,23 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// ackReq is one entry to acknowledge.
-type ackReq struct{ room, user, id string }
+// ackReq is one XACK to run; done, when set, receives its result.
+type ackReq struct {
+	room, user string
+	ids        []string
+	done       chan error
+}
 
 // Acker pipelines XACKs in small batches: the auto ack mode acknowledges
 // each message once it is written, and one round trip per message would
-// cost more than the delivery.
+// cost more than the delivery. AckWait shares the same pipelines among
+// connections that wait for their XACK (group commit).
 type Acker struct {
 	b  *Broker
 	in chan ackReq
@@ -24,11 +32,32 @@ func (b *Broker) NewAcker() *Acker {
 // Ack queues one acknowledgement. It blocks while the queue is full, which
 // slows the writers that call it rather than dropping acknowledgements.
 func (a *Acker) Ack(room, user, id string) {
-	a.in <- ackReq{room, user, id}
+	a.in <- ackReq{room: room, user: user, ids: []string{id}}
 }
 
-// Run sends queued XACKs, at most 256 per pipeline, until ctx ends; then it
-// sends what is still queued.
+// AckWait acknowledges ids for user in room and returns once the XACK has
+// run: callers on many connections share one pipeline per batch, so a
+// thousand concurrent ACKs cost Redis a few round trips instead of a
+// thousand. Run must be running.
+func (a *Acker) AckWait(ctx context.Context, room, user string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	done := make(chan error, 1)
+	select {
+	case a.in <- ackReq{room: room, user: user, ids: ids, done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run sends queued XACKs, at most 256 per pipeline, until ctx ends.
 func (a *Acker) Run(ctx context.Context) {
 	batch := make([]ackReq, 0, 256)
 	for {
@@ -55,12 +84,23 @@ func (a *Acker) flush(ctx context.Context, batch []ackReq) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	pipe := a.b.rdb.Pipeline()
-	for _, r := range batch {
-		pipe.XAck(ctx, a.b.KeysFor(r.room).Room(r.room), Group(r.user), r.id)
+	cmds := make([]*redis.IntCmd, len(batch))
+	for i, r := range batch {
+		cmds[i] = pipe.XAck(ctx, a.b.KeysFor(r.room).Room(r.room), Group(r.user), r.ids...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		// The entries stay pending: they are redelivered on the next
 		// SUBSCRIBE, never lost.
-		a.b.log.Warn("auto ack failed; entries stay pending", "count", len(batch), "err", err)
+		a.b.log.Warn("ack failed; entries stay pending", "count", len(batch), "err", err)
+	}
+	for i, r := range batch {
+		if r.done == nil {
+			continue
+		}
+		if err := cmds[i].Err(); err != nil {
+			r.done <- fmt.Errorf("ack %d in %s for %s: %w", len(r.ids), r.room, r.user, err)
+			continue
+		}
+		r.done <- nil
 	}
 }
