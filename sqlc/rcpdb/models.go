@@ -281,6 +281,8 @@ type Message struct {
 	Body      json.RawMessage
 	ClientID  sql.NullString
 	CreatedAt time.Time
+	PrevMs    sql.NullInt64
+	PrevSeq   sql.NullInt64
 }
 
 type Room struct {
