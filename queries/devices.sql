@@ -21,3 +21,16 @@ SELECT token, user_id, platform, updated_at
 FROM devices
 WHERE user_id = ?
 ORDER BY updated_at DESC;
+
+-- name: GetDevice :one
+-- The owner of a token, before it moves to another user.
+SELECT token, user_id, platform, updated_at
+FROM devices
+WHERE token = ?;
+
+-- name: ListDevicesOfUsers :many
+-- Escalation loads the devices of several users at once (cache misses).
+SELECT token, user_id, platform, updated_at
+FROM devices
+WHERE user_id IN (sqlc.slice(user_ids))
+ORDER BY user_id, updated_at DESC;

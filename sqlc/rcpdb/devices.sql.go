@@ -7,6 +7,7 @@ package rcpdb
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -41,6 +42,71 @@ func (q *Queries) DeleteUserDevice(ctx context.Context, arg DeleteUserDevicePara
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const getDevice = `-- name: GetDevice :one
+SELECT token, user_id, platform, updated_at
+FROM devices
+WHERE token = ?
+`
+
+// The owner of a token, before it moves to another user.
+func (q *Queries) GetDevice(ctx context.Context, token string) (Device, error) {
+	row := q.db.QueryRowContext(ctx, getDevice, token)
+	var i Device
+	err := row.Scan(
+		&i.Token,
+		&i.UserID,
+		&i.Platform,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const listDevicesOfUsers = `-- name: ListDevicesOfUsers :many
+SELECT token, user_id, platform, updated_at
+FROM devices
+WHERE user_id IN (/*SLICE:user_ids*/?)
+ORDER BY user_id, updated_at DESC
+`
+
+// Escalation loads the devices of several users at once (cache misses).
+func (q *Queries) ListDevicesOfUsers(ctx context.Context, userIds []string) ([]Device, error) {
+	query := listDevicesOfUsers
+	var queryParams []interface{}
+	if len(userIds) > 0 {
+		for _, v := range userIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:user_ids*/?", strings.Repeat(",?", len(userIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:user_ids*/?", "NULL", 1)
+	}
+	rows, err := q.db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Device{}
+	for rows.Next() {
+		var i Device
+		if err := rows.Scan(
+			&i.Token,
+			&i.UserID,
+			&i.Platform,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listUserDevices = `-- name: ListUserDevices :many

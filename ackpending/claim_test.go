@@ -1,0 +1,101 @@
+package ackpending_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rcp/rcp/ackpending"
+)
+
+type claimReply struct {
+	now, leaseUntil, next int64
+	rooms                 []string
+}
+
+func claimRooms(t *testing.T, e *env, due string, limit int, lease time.Duration) claimReply {
+	t.Helper()
+	res, err := e.rdb.FCall(t.Context(), "rcpesc_claim", []string{due}, limit, lease.Milliseconds()).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := claimReply{now: res[0].(int64), leaseUntil: res[1].(int64), next: res[2].(int64)}
+	for i := 3; i < len(res); i += 2 {
+		c.rooms = append(c.rooms, res[i].(string))
+	}
+	return c
+}
+
+func TestClaimTakesDueRoomsUnderALease(t *testing.T) {
+	e := newEnv(t, time.Second, 4)
+	k := e.b.KeysFor("any")
+	due := k.Due()
+	now := time.Now().UnixMilli()
+	e.rdb.ZAdd(t.Context(), due, redis.Z{Score: float64(now - 1000), Member: "r1"},
+		redis.Z{Score: float64(now - 500), Member: "r2"}, redis.Z{Score: float64(now + 60_000), Member: "r3"})
+
+	c := claimRooms(t, e, due, 1, time.Second)
+	if !slices.Equal(c.rooms, []string{"r1"}) || c.leaseUntil != c.now+1000 {
+		t.Fatalf("first claim %+v, want r1 leased for 1s", c)
+	}
+	if c.next != now-500 {
+		t.Fatalf("next %d, want r2's %d", c.next, now-500)
+	}
+	if s := e.rdb.ZScore(t.Context(), due, "r1").Val(); int64(s) != c.leaseUntil {
+		t.Fatalf("r1 score %v, want the lease end %d", s, c.leaseUntil)
+	}
+	first := c
+	c = claimRooms(t, e, due, 10, time.Second)
+	if !slices.Equal(c.rooms, []string{"r2"}) || c.next != first.leaseUntil {
+		t.Fatalf("second claim %+v: want r2 only, next = r1's lease end %d", c, first.leaseUntil)
+	}
+	if c = claimRooms(t, e, due, 10, time.Second); len(c.rooms) != 0 {
+		t.Fatalf("leased rooms claimed again: %+v", c)
+	}
+	// A claimer that died: the lease runs out and another takes the rooms.
+	time.Sleep(1100 * time.Millisecond)
+	c = claimRooms(t, e, due, 10, time.Second)
+	slices.Sort(c.rooms)
+	if !slices.Equal(c.rooms, []string{"r1", "r2"}) {
+		t.Fatalf("after the lease: %+v, want r1 and r2", c)
+	}
+}
+
+func TestDoneReschedulesOnlyUnderItsLease(t *testing.T) {
+	e := newEnv(t, time.Second, 4)
+	k := e.b.KeysFor("r1")
+	e.room("r1", "alice", "bob")
+	head := e.send("r1", "alice", "x").ID
+	keys := []string{k.Room("r1"), ackpending.PushedKey(k, "r1"), k.Due(), k.Heads()}
+	e.rdb.ZAdd(t.Context(), k.Due(), redis.Z{Score: 0, Member: "r1"})
+	c := claimRooms(t, e, k.Due(), 10, 10*time.Second)
+	if !slices.Contains(c.rooms, "r1") {
+		t.Fatalf("claim %+v", c)
+	}
+	done := func(lease int64, headSeen string, notBefore, next int64) []int64 {
+		t.Helper()
+		res, err := e.rdb.FCall(t.Context(), "rcpesc_done", keys, "r1", lease, headSeen, notBefore, next).Int64Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	// Someone else's lease: nothing changes.
+	if r := done(c.leaseUntil+1, head, 5, 7); r[1] != 0 || e.dueScore("r1") != c.leaseUntil {
+		t.Fatalf("foreign lease rescheduled: %v, score %d", r, e.dueScore("r1"))
+	}
+	// A message arrived after the scan (head moved): no later than notBefore.
+	if r := done(c.leaseUntil, "0-1", 5, 7); r[1] != 1 || e.dueScore("r1") != 5 {
+		t.Fatalf("head moved: %v, score %d, want 5", r, e.dueScore("r1"))
+	}
+	e.rdb.ZAdd(t.Context(), k.Due(), redis.Z{Score: float64(c.leaseUntil), Member: "r1"})
+	if r := done(c.leaseUntil, head, 5, 7); r[1] != 1 || e.dueScore("r1") != 7 {
+		t.Fatalf("reschedule: %v, score %d, want 7", r, e.dueScore("r1"))
+	}
+	e.rdb.ZAdd(t.Context(), k.Due(), redis.Z{Score: float64(c.leaseUntil), Member: "r1"})
+	if r := done(c.leaseUntil, head, 5, -1); r[1] != 1 || e.dueScore("r1") != -1 {
+		t.Fatalf("nothing pending: %v, score %d, want gone", r, e.dueScore("r1"))
+	}
+}
