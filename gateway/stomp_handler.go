@@ -52,6 +52,8 @@ type STOMPHandler struct {
 	router *Router
 	cfg    STOMPConfig
 	log    *slog.Logger
+	push   *pushEdge // presence and /app/devices (devices_stomp.go); nil: off
+	sync   *syncEdge // /app/sync, archive-aware replay (sync_stomp.go); nil: off
 }
 
 // NewSTOMPHandler returns the stomp.Handler of rcpd.
@@ -63,6 +65,7 @@ func NewSTOMPHandler(auth *Verifier, b *broker.Broker, r *Router, cfg STOMPConfi
 type session struct {
 	principal Principal
 	limiter   *rate.Limiter
+	events    eventSubs // its /user/queue/events subscriptions (sync_stomp.go)
 }
 
 func sessionOf(c *stomp.Conn) *session {
@@ -77,6 +80,7 @@ func (h *STOMPHandler) Authenticate(ctx context.Context, c *stomp.Conn, f *stomp
 		return "", stomp.Refuse(err, msgAuthFailed, asAuthError(err).Reason)
 	}
 	c.SetValue(&session{principal: p, limiter: rate.NewLimiter(h.cfg.SendRate, h.cfg.SendBurst)})
+	h.push.connected(ctx, c, p.UserID)
 	return p.UserID, nil
 }
 
@@ -94,6 +98,12 @@ func roomOf(dest string, prefixes ...string) (string, bool) {
 // its stream id and sequence number once every member's ledger has it.
 func (h *STOMPHandler) Send(ctx context.Context, c *stomp.Conn, f *stomp.Frame) (stomp.Header, error) {
 	dest := f.Header.Value("destination")
+	if dest == devicesDest {
+		return h.sendDevice(ctx, c, f)
+	}
+	if dest == syncDest {
+		return h.sendSync(ctx, c, f)
+	}
 	room, ok := roomOf(dest, roomAppPrefix, roomTopicPrefix)
 	if !ok {
 		return nil, stomp.Refuse(nil, msgUnknownDest, fmt.Sprintf("cannot SEND to %.100q", dest))
@@ -129,7 +139,8 @@ func (h *STOMPHandler) brokerError(err error, room string) error {
 // member's pending backlog (or everything after x-since), then goes live.
 func (h *STOMPHandler) Subscribe(ctx context.Context, s *stomp.Subscription) error {
 	if s.Destination == userEvents {
-		return nil // per-user events arrive with sync
+		h.subscribeEvents(s) // sync replies and per-user events
+		return nil
 	}
 	room, ok := roomOf(s.Destination, roomTopicPrefix)
 	if !ok {
@@ -159,32 +170,29 @@ func (h *STOMPHandler) Subscribe(ctx context.Context, s *stomp.Subscription) err
 	return nil
 }
 
-// replay pages through the backlog and hands it to the subscription.
+// replay pages through the backlog (readPage, sync_stomp.go) and hands it
+// to the subscription.
 func (h *STOMPHandler) replay(ctx context.Context, rs *roomSub, after string, all bool) error {
 	for {
-		var page []broker.Entry
-		var err error
-		if all {
-			page, err = h.broker.Range(ctx, rs.room, after, h.cfg.BacklogPage)
-		} else {
-			page, err = h.broker.Backlog(ctx, rs.room, rs.user, after, h.cfg.BacklogPage)
-		}
+		page, next, done, err := h.readPage(ctx, rs, after, all)
 		if err != nil {
 			return h.brokerError(err, rs.room)
 		}
-		done := int64(len(page)) < h.cfg.BacklogPage
 		if err := rs.replayed(h.router, page, done); err != nil {
 			return err
 		}
 		if done {
 			return nil
 		}
-		after = page[len(page)-1].ID
+		after = next
 	}
 }
 
 // Unsubscribe implements stomp.Handler.
 func (h *STOMPHandler) Unsubscribe(_ context.Context, s *stomp.Subscription) {
+	if h.unsubscribeEvents(s) {
+		return
+	}
 	if rs, ok := s.Value().(*roomSub); ok {
 		h.router.remove(rs)
 	}
@@ -200,6 +208,8 @@ func (h *STOMPHandler) Ack(ctx context.Context, s *stomp.Subscription, ids []str
 	var err error
 	if s.Ack == stomp.AckClient {
 		_, err = h.broker.AckUpTo(ctx, rs.room, rs.user, ids[len(ids)-1])
+	} else if h.router.acker != nil {
+		err = h.router.acker.AckWait(ctx, rs.room, rs.user, ids...) // shares pipelines across connections
 	} else {
 		_, err = h.broker.Ack(ctx, rs.room, rs.user, ids...)
 	}
@@ -214,4 +224,4 @@ func (h *STOMPHandler) Ack(ctx context.Context, s *stomp.Subscription, ids []str
 func (h *STOMPHandler) Nack(context.Context, *stomp.Subscription, []string) error { return nil }
 
 // Disconnect implements stomp.Handler.
-func (h *STOMPHandler) Disconnect(*stomp.Conn) {}
+func (h *STOMPHandler) Disconnect(c *stomp.Conn) { h.push.disconnected(c) }

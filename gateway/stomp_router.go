@@ -19,6 +19,7 @@ type Router struct {
 	mu    sync.RWMutex
 	rooms map[string]map[*roomSub]struct{}
 	acker *broker.Acker
+	users map[string]map[*stomp.Subscription]struct{} // /user/queue/events by user (sync_stomp.go)
 }
 
 // NewRouter returns an empty router; acker acknowledges auto-mode deliveries.

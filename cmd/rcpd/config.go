@@ -28,6 +28,11 @@ type config struct {
 	MaxBody         int
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
+	Archive         archiveConfig // archiver and retention (archive.go)
+	SendRate        float64       // SENDs per second per connection
+	SendBurst       int
+	PprofListen     string     // net/http/pprof on its own listener, empty = off
+	Push            pushConfig // escalation and push (push.go)
 }
 
 func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
@@ -46,6 +51,11 @@ func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
 	fs.DurationVar(&c.Heartbeat, "heartbeat", envDuration("RCP_HEARTBEAT", 10*time.Second), "STOMP heart-beat the server offers and asks for (RCP_HEARTBEAT)")
 	fs.IntVar(&c.MaxBody, "max-body", envInt("RCP_MAX_BODY", 4<<20), "largest STOMP body in bytes (RCP_MAX_BODY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RCP_SHUTDOWN_TIMEOUT", 10*time.Second), "drain deadline on SIGTERM (RCP_SHUTDOWN_TIMEOUT)")
+	fs.Float64Var(&c.SendRate, "send-rate", envParsed("RCP_SEND_RATE", 50.0, parseFloat), "SENDs per second per connection (RCP_SEND_RATE)")
+	fs.IntVar(&c.SendBurst, "send-burst", envInt("RCP_SEND_BURST", 100), "SENDs a connection may burst above the rate (RCP_SEND_BURST)")
+	fs.StringVar(&c.PprofListen, "pprof", env("RCP_PPROF", ""), "listen address of net/http/pprof, e.g. 127.0.0.1:6060; empty = off (RCP_PPROF)")
+	c.Archive.register(fs)
+	c.Push.register(fs)
 	fs.StringVar(&level, "log-level", env("RCP_LOG_LEVEL", "info"), "debug, info, warn or error (RCP_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -61,6 +71,15 @@ func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
 	}
 	if !broker.ValidID(c.KeyPrefix) {
 		return c, fmt.Errorf("key prefix %q: want 1 to 128 of A-Z a-z 0-9 _ -", c.KeyPrefix)
+	}
+	if c.SendRate <= 0 || c.SendBurst < 1 {
+		return c, fmt.Errorf("send-rate %v, send-burst %d: want both positive", c.SendRate, c.SendBurst)
+	}
+	if err := c.Archive.validate(); err != nil {
+		return c, err
+	}
+	if err := c.Push.validate(); err != nil {
+		return c, err
 	}
 	if c.MaxBody < 1024 {
 		return c, fmt.Errorf("max-body %d: want at least 1024", c.MaxBody)
@@ -93,6 +112,8 @@ func envParsed[T any](key string, def T, parse func(string) (T, error)) T {
 }
 
 func envInt(key string, def int) int { return envParsed(key, def, strconv.Atoi) }
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 
 func envBool(key string) bool { return envParsed(key, false, strconv.ParseBool) }
 

@@ -4,6 +4,7 @@
 //
 //	rcpd [serve] [flags]     run the server
 //	rcpd migrate [flags]     apply the MySQL migrations and exit
+//	rcpd archiver [flags]    run only the archiver and retention jobs
 //	rcpd token --sub U ...   print an HS256 token signed with RCP_JWT_SECRET
 package main
 
@@ -41,7 +42,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate":
+	case "serve", "migrate", "archiver":
 		fs := flag.NewFlagSet("rcpd "+cmd, flag.ContinueOnError)
 		cfg, err := parseConfig(fs, args)
 		if err != nil {
@@ -54,14 +55,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if cmd == "migrate" {
 			return migrate(ctx, cfg)
 		}
+		if cmd == "archiver" {
+			return runArchiver(ctx, cfg, log)
+		}
 		return serve(ctx, cfg, log)
 	case "token":
 		return token(args, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: rcpd [serve|migrate|token] [flags]; `rcpd serve -h` lists the flags")
+		fmt.Fprintln(stdout, "usage: rcpd [serve|migrate|archiver|token] [flags]; `rcpd serve -h` lists the flags")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, token)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, archiver, token)", cmd)
 }
 
 func migrate(ctx context.Context, cfg config) error {

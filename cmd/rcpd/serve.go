@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/rcp/rcp/broker"
 	"github.com/rcp/rcp/gateway"
@@ -58,6 +59,7 @@ func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) 
 	}
 	bcfg := broker.DefaultConfig()
 	bcfg.Partitions, bcfg.Prefix, bcfg.Logger = cfg.Partitions, cfg.KeyPrefix, log
+	bcfg.OfflineGrace = cfg.Push.OfflineGrace
 	d.broker = broker.New(d.rdb, bcfg)
 	if err = d.broker.LoadFunctions(ctx); err != nil {
 		d.close()
@@ -107,7 +109,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	go func() { defer wg.Done(); fan.Run(bg, router.Dispatch) }()
 
 	m := metrics.New()
-	srv := stomp.NewServer(gateway.NewSTOMPHandler(d.verifier, d.broker, router, gateway.DefaultSTOMPConfig(), log), stompConfig(cfg, log, m))
+	scfg := gateway.DefaultSTOMPConfig()
+	scfg.SendRate, scfg.SendBurst = rate.Limit(cfg.SendRate), cfg.SendBurst
+	handler := gateway.NewSTOMPHandler(d.verifier, d.broker, router, scfg, log)
+	history, syncer := gateway.NewHistory(d.broker, d.db), gateway.NewSyncer(d.broker, d.db)
+	handler.SetSync(syncer, history)
+	devicesAPI, esc, err := startPush(bg, &wg, cfg, d, handler, m.Registry, log)
+	if err != nil {
+		return err
+	}
+	if err := startArchive(bg, &wg, cfg, d, esc, m.Registry, log); err != nil {
+		return err
+	}
+	srv := stomp.NewServer(handler, stompConfig(cfg, log, m))
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", srv)
@@ -115,6 +129,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", readyz(&ready, d))
 	gateway.NewRoomAPI(store, d.verifier, log).Register(mux)
+	gateway.NewSyncAPI(syncer, history, d.verifier, log).Register(mux)
+	devicesAPI.Register(mux)
+	if cfg.PprofListen != "" {
+		go servePprof(bg, cfg.PprofListen, log)
+	}
 	return listenAndServe(ctx, cfg, log, mux, srv, &ready)
 }
 
@@ -137,7 +156,7 @@ func readyz(ready *atomic.Bool, d *deps) http.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
-		if err := d.rdb.Ping(ctx).Err(); err != nil {
+		if err := d.broker.Ping(ctx); err != nil {
 			http.Error(w, "not ready: redis: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
