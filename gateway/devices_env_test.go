@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -41,28 +40,15 @@ type pushEnv struct {
 
 func newPushEnv(t *testing.T, grace, ackTimeout time.Duration) *pushEnv {
 	t.Helper()
-	url := os.Getenv("RCP_TEST_REDIS_URL")
-	if url == "" {
-		t.Fatal("RCP_TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
-	}
-	rdb, err := broker.Dial(url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	bcfg := broker.DefaultConfig()
-	bcfg.Partitions, bcfg.Prefix, bcfg.OfflineGrace = 4, brokertest.Prefix(), grace
-	b := broker.New(rdb, bcfg)
+	b := brokertest.NewWith(t, func(c *broker.Config) { c.OfflineGrace = grace })
+	rdb := b.Redis()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait(); brokertest.DeleteAll(t, b) })
-	if err := b.LoadFunctions(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := b.LoadLibrary(ctx, ackpending.Library); err != nil {
 		t.Fatal(err)
 	}
-	e := &pushEnv{t: t, b: b, rdb: rdb, db: queriestest.NewDB(t), emu: fcmtest.New(t), prefix: bcfg.Prefix}
+	e := &pushEnv{t: t, b: b, rdb: rdb, db: queriestest.NewDB(t), emu: fcmtest.New(t), prefix: b.KeysFor("x").Prefix}
 	log := testLogger(t)
 	verifier, err := gateway.NewVerifier(ctx, gateway.VerifierConfig{Secret: testSecret, Logger: log})
 	if err != nil {

@@ -25,13 +25,13 @@ func Prefix() string {
 
 // New returns a broker with 4 partitions and its functions loaded. It fails
 // the test when RCP_TEST_REDIS_URL is unset: these tests need a real Redis.
-func New(t testing.TB) *broker.Broker {
+func New(t testing.TB) *broker.Broker { return NewWith(t, nil) }
+
+// NewWith is New with the configuration adjusted by tune (if not nil)
+// before the broker is made.
+func NewWith(t testing.TB, tune func(*broker.Config)) *broker.Broker {
 	t.Helper()
-	url := os.Getenv("RCP_TEST_REDIS_URL")
-	if url == "" {
-		t.Fatal("RCP_TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
-	}
-	rdb, err := broker.Dial(url, 4)
+	rdb, err := broker.Dial(URL(t), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +39,24 @@ func New(t testing.TB) *broker.Broker {
 	cfg := broker.DefaultConfig()
 	cfg.Partitions = 4
 	cfg.Prefix = Prefix()
+	if tune != nil {
+		tune(&cfg)
+	}
 	b := broker.New(rdb, cfg)
 	if err := b.LoadFunctions(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// URL is RCP_TEST_REDIS_URL; the test fails when it is unset.
+func URL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("RCP_TEST_REDIS_URL")
+	if url == "" {
+		t.Fatal("RCP_TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
+	}
+	return url
 }
 
 // DeleteAll removes every key of the broker's prefix, on every primary of a

@@ -5,15 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/broker/brokertest"
 	"github.com/rcp/rcp/gateway"
 	"github.com/rcp/rcp/queries"
 	"github.com/rcp/rcp/queries/queriestest"
@@ -27,27 +26,11 @@ type fixture struct {
 	flags []string
 }
 
-var prefixSeq atomic.Int64
-
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	url := os.Getenv("RCP_TEST_REDIS_URL")
-	if url == "" {
-		t.Fatal("RCP_TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
-	}
-	rdb, err := broker.Dial(url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	cfg := broker.DefaultConfig()
-	cfg.Partitions = 4
-	cfg.Prefix = fmt.Sprintf("ctl%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9, prefixSeq.Add(1))
-	b := broker.New(rdb, cfg)
-	if err := b.LoadFunctions(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{t: t, b: b, flags: []string{"--redis-url", url, "--key-prefix", cfg.Prefix, "--partitions", "4"}}
+	b := brokertest.New(t)
+	prefix := b.KeysFor("x").Prefix
+	return &fixture{t: t, b: b, flags: []string{"--redis-url", brokertest.URL(t), "--key-prefix", prefix, "--partitions", "4"}}
 }
 
 // run runs rcpctl with the fixture's connection flags appended.
