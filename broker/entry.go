@@ -100,20 +100,13 @@ func (b *Broker) Backlog(ctx context.Context, room, user, after string, count in
 	if err != nil || len(ps) == 0 {
 		return nil, err
 	}
-	key := b.KeysFor(room).Room(room)
-	pipe := b.rdb.Pipeline()
-	cmds := make([]*redis.XMessageSliceCmd, len(ps))
+	ids := make([]string, len(ps))
 	for i, p := range ps {
-		cmds[i] = pipe.XRange(ctx, key, p.ID, p.ID)
+		ids[i] = p.ID
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	out, err := b.Entries(ctx, room, ids)
+	if err != nil {
 		return nil, fmt.Errorf("backlog of %s in %s: %w", user, room, err)
-	}
-	out := make([]Entry, 0, len(ps))
-	for _, c := range cmds {
-		for _, m := range c.Val() {
-			out = append(out, entryFrom(room, m))
-		}
 	}
 	return out, nil
 }
