@@ -17,15 +17,41 @@ import (
 func TestAuthOverREST(t *testing.T) {
 	e := newEnvWith(t, envConfig{verifier: gateway.VerifierConfig{Secret: testSecret, JWKS: standardJWKS(t)}})
 	e.must(http.StatusCreated, "POST", "/v1/rooms", e.admin(), group("g", "alice"))
+	for _, c := range authCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.getWithAuthorization("/v1/rooms/g", c.header)
+			if c.want == nil {
+				if r.status != http.StatusOK {
+					t.Fatalf("refused: %d %s", r.status, r.body)
+				}
+				return
+			}
+			if r.status != c.want.Status() || r.errorCode() != c.want.Code || !strings.HasPrefix(r.errorMessage(), c.want.Reason) {
+				t.Fatalf("got %d %s\nwant %d %s %q", r.status, r.body, c.want.Status(), c.want.Code, c.want.Reason)
+			}
+			if r.header.Get("WWW-Authenticate") == "" {
+				t.Error("no WWW-Authenticate header")
+			}
+		})
+	}
+}
+
+// authCase is one Authorization header and the refusal it must get (nil:
+// accepted) from a server trusting testSecret and standardJWKS, as the room
+// API sees it (scope rooms:admin required).
+type authCase struct {
+	name   string
+	header string // the whole Authorization header
+	want   *gateway.AuthError
+}
+
+// authCases is the auth table shared by the REST and STOMP CONNECT tests.
+func authCases(t *testing.T) []authCase {
 	k := keys()
 	admin := func() jwt.MapClaims { return claims("ops", "chat rooms:admin") }
 	now := time.Now()
 
-	cases := []struct {
-		name   string
-		header string // the whole Authorization header
-		want   *gateway.AuthError
-	}{
+	return []authCase{
 		{"valid HS256", bearer(sign(t, jwt.SigningMethodHS256, testSecret, "", admin())), nil},
 		{"valid RS256 from JWKS", bearer(sign(t, jwt.SigningMethodRS256, k.rsa, "rsa1", admin())), nil},
 		{"valid RS256 without kid", bearer(sign(t, jwt.SigningMethodRS256, k.rsa, "", admin())), nil},
@@ -62,23 +88,6 @@ func TestAuthOverREST(t *testing.T) {
 		{"Basic scheme", "Basic b3BzOnNlY3JldA==", gateway.ErrMalformedToken},
 		{"empty bearer", "Bearer ", gateway.ErrMissingToken},
 		{"no header", "", gateway.ErrMissingToken},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := e.getWithAuthorization("/v1/rooms/g", c.header)
-			if c.want == nil {
-				if r.status != http.StatusOK {
-					t.Fatalf("refused: %d %s", r.status, r.body)
-				}
-				return
-			}
-			if r.status != c.want.Status() || r.errorCode() != c.want.Code || !strings.HasPrefix(r.errorMessage(), c.want.Reason) {
-				t.Fatalf("got %d %s\nwant %d %s %q", r.status, r.body, c.want.Status(), c.want.Code, c.want.Reason)
-			}
-			if r.header.Get("WWW-Authenticate") == "" {
-				t.Error("no WWW-Authenticate header")
-			}
-		})
 	}
 }
 
