@@ -426,3 +426,89 @@ rcp_start_mariadb() {
 	fi
 	rcp_log "$name: mariadbd up on 127.0.0.1:$port (pid $pid, data $datadir)"
 }
+
+# ---------------------------------------------------------------------------
+# S3 (versitygw)
+# ---------------------------------------------------------------------------
+
+# The S3-compatible server of the tests, pinned (go install into GOPATH/bin).
+RCP_VERSITYGW_MODULE="github.com/versity/versitygw"
+RCP_VERSITYGW_VERSION="v1.8.0"
+
+# rcp_versitygw_bin: the path versitygw is installed at: GOPATH/bin, whatever GOBIN says.
+rcp_versitygw_bin() {
+	command -v go >/dev/null 2>&1 || rcp_die "go is not on PATH (needed to find or install versitygw)"
+	local gopath
+	gopath="$(go env GOPATH)"
+	printf '%s/bin/versitygw' "${gopath%%:*}" # go install uses the first entry
+}
+
+# rcp_ensure_versitygw: go install versitygw RCP_VERSITYGW_VERSION unless the
+# binary in GOPATH/bin is already that version (≈ 2.5 min cold on 2 cores).
+rcp_ensure_versitygw() {
+	local bin
+	bin="$(rcp_versitygw_bin)"
+	if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null |
+		grep -Eq "^[[:space:]]+mod[[:space:]]+${RCP_VERSITYGW_MODULE}[[:space:]]+${RCP_VERSITYGW_VERSION}([[:space:]]|\$)"; then
+		return 0
+	fi
+	rcp_log "installing versitygw $RCP_VERSITYGW_VERSION into $(dirname "$bin") (takes a few minutes)"
+	local t0=$SECONDS
+	GOBIN="$(dirname "$bin")" go install "$RCP_VERSITYGW_MODULE/cmd/versitygw@$RCP_VERSITYGW_VERSION" ||
+		rcp_die "go install $RCP_VERSITYGW_MODULE/cmd/versitygw@$RCP_VERSITYGW_VERSION failed"
+	rcp_log "versitygw installed in $((SECONDS - t0))s"
+}
+
+# rcp_s3_answers PORT: true when an HTTP server answers on 127.0.0.1:PORT (an
+# anonymous request gets some HTTP status, e.g. 403 from versitygw).
+rcp_s3_answers() {
+	local code
+	code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1/" 2>/dev/null)" || true
+	[ -n "$code" ] && [ "$code" != 000 ]
+}
+
+# rcp_start_versitygw NAME PORT DATADIR PIDFILE LOGFILE ACCESS SECRET REGION
+# Starts versitygw with the posix backend on DATADIR (its working directory
+# too, for rcp_pid_owns_dir) in its own session, waits until it answers HTTP
+# and checks the port is held by that process. Creates no bucket.
+rcp_start_versitygw() {
+	local name="$1" port="$2" datadir="$3" pidfile="$4" logfile="$5" access="$6" secret="$7" region="$8" pid i bin
+	bin="$(rcp_versitygw_bin)"
+	[ -x "$bin" ] || rcp_die "$name: $bin is missing: run deploy/test-deps.sh"
+	command -v curl >/dev/null 2>&1 || rcp_die "$name: curl is needed to check that versitygw answers"
+	pid="$(rcp_read_pid "$pidfile")"
+	if rcp_pid_alive "$pid" && rcp_pid_owns_dir "$pid" "$datadir" && rcp_s3_answers "$port"; then
+		rcp_log "$name: already running (pid $pid, port $port)"
+		return 0
+	fi
+	if rcp_port_open "$port"; then
+		rcp_die "$name: port 127.0.0.1:$port is already in use by another process; not reusing it${RCP_PORT_HINT:+ ($RCP_PORT_HINT)}"
+	fi
+	mkdir -p "$datadir"
+	datadir="$(cd "$datadir" && pwd -P)"
+	rm -f "$pidfile"
+	# setsid as for mariadbd; the subshell execs, so $! is versitygw's pid.
+	(cd "$datadir" && exec setsid "$bin" --port "127.0.0.1:$port" --access "$access" \
+		--secret "$secret" --region "$region" posix "$datadir" </dev/null >>"$logfile" 2>&1) &
+	pid=$!
+	printf '%s\n' "$pid" >"$pidfile"
+	for ((i = 0; i < RCP_WAIT_SECONDS * 20; i++)); do
+		rcp_s3_answers "$port" && break
+		if ! rcp_pid_alive "$pid"; then
+			rcp_tail "$logfile"
+			rcp_die "$name: versitygw exited during startup (port $port)"
+		fi
+		sleep 0.05
+	done
+	if ! rcp_s3_answers "$port"; then
+		rcp_tail "$logfile"
+		kill -TERM "$pid" 2>/dev/null || true
+		rcp_die "$name: versitygw did not answer on 127.0.0.1:$port within ${RCP_WAIT_SECONDS}s"
+	fi
+	# The server answering must be ours.
+	if command -v ss >/dev/null 2>&1 && ! ss -H -ltnp "sport = :$port" 2>/dev/null | grep -q "pid=$pid,"; then
+		rcp_tail "$logfile"
+		rcp_die "$name: 127.0.0.1:$port is not held by the versitygw we started (pid $pid)"
+	fi
+	rcp_log "$name: versitygw up on 127.0.0.1:$port (pid $pid, data $datadir)"
+}

@@ -3,6 +3,7 @@
 #   - redis-server, mariadb-server, mariadb-client (apt)
 #   - gcc and libc6-dev (apt): `go test -race` needs cgo and a C compiler
 #   - tests/node/node_modules from tests/node/package-lock.json (npm ci)
+#   - versitygw v1.8.0 (the tests' S3 server) into $(go env GOPATH)/bin (go install)
 # Idempotent and quick when everything is there.
 set -euo pipefail
 
@@ -27,6 +28,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	rcp_apt_install "${missing[@]}"
 fi
 rcp_ensure_services_installed
+rcp_ensure_versitygw
 
 # Node packages for the end-to-end tests (stompjs, ws). `npm ci` wipes and
 # reinstalls node_modules, so skip it when node_modules was installed from this

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Private Redis, Redis Cluster and MariaDB instances for the test suite.
+# Private Redis, Redis Cluster, MariaDB and S3 (versitygw) instances for the test suite.
 #
 #   deploy/test-services.sh start DIR   start them with all data and logs under DIR,
 #                                       write DIR/env (source it before go test)
@@ -13,6 +13,8 @@
 #   RCP_TEST_REDIS_CLUSTER_PORTS ("27001 27002 27003")  Redis Cluster, one primary per
 #                                  port, no replicas; cluster bus = port + 10000, so
 #                                  37001-37003 must be free too. AOF on, RDB off.
+#   RCP_TEST_S3_PORT      (29000)  versitygw (S3, posix backend on DIR/s3, fixed test
+#                                  keys, region us-east-1); no bucket is created
 #   RCP_WAIT_SECONDS      (60)     how long to wait for each service to answer
 #
 # DIR/env exports:
@@ -22,6 +24,8 @@
 #                        Redis packages a second time with RCP_TEST_REDIS_URL set to it)
 #   RCP_TEST_MYSQL_DSN   root@tcp(127.0.0.1:PORT)/   (tests create their own databases)
 #   RCP_TEST_REDIS_BIN   path of redis-server (tests may start their own instances)
+#   RCP_TEST_S3_ENDPOINT http://127.0.0.1:PORT (path-style; tests create their own buckets)
+#   RCP_TEST_S3_ACCESS_KEY, RCP_TEST_S3_SECRET_KEY, RCP_TEST_S3_REGION (us-east-1)
 #   RCP_TEST_DIR         DIR
 set -euo pipefail
 
@@ -40,8 +44,14 @@ action="$1"
 
 REDIS_PORT="${RCP_TEST_REDIS_PORT:-26379}"
 MYSQL_PORT="${RCP_TEST_MYSQL_PORT:-23306}"
+S3_PORT="${RCP_TEST_S3_PORT:-29000}"
 rcp_check_port_number "$REDIS_PORT" RCP_TEST_REDIS_PORT
 rcp_check_port_number "$MYSQL_PORT" RCP_TEST_MYSQL_PORT
+rcp_check_port_number "$S3_PORT" RCP_TEST_S3_PORT
+# Fixed test-only credentials of the private versitygw.
+S3_ACCESS_KEY="rcptestaccess"
+S3_SECRET_KEY="rcptestsecret-0123456789abcdef"
+S3_REGION="us-east-1"
 read -r -a CLUSTER_PORTS <<<"${RCP_TEST_REDIS_CLUSTER_PORTS:-27001 27002 27003}"
 [ "${#CLUSTER_PORTS[@]}" -ge 3 ] ||
 	rcp_die "RCP_TEST_REDIS_CLUSTER_PORTS needs at least 3 ports (one per primary), got '${RCP_TEST_REDIS_CLUSTER_PORTS:-}'"
@@ -49,7 +59,7 @@ for p in "${CLUSTER_PORTS[@]}"; do
 	rcp_check_port_number "$p" RCP_TEST_REDIS_CLUSTER_PORTS
 	[ "$p" -le 55535 ] || rcp_die "RCP_TEST_REDIS_CLUSTER_PORTS: $p + 10000 (its cluster bus) is not a port"
 done
-all_ports=("$REDIS_PORT" "$MYSQL_PORT")
+all_ports=("$REDIS_PORT" "$MYSQL_PORT" "$S3_PORT")
 for p in "${CLUSTER_PORTS[@]}"; do
 	all_ports+=("$p" "$((p + 10000))")
 done
@@ -64,20 +74,10 @@ for p in "${CLUSTER_PORTS[@]}"; do
 	CLUSTER_URL="${CLUSTER_URL:+$CLUSTER_URL,}127.0.0.1:$p"
 done
 
-# ---------------------------------------------------------------------------
-# Later: an S3 server. Not started yet.
-#
-# S3 (planned): versitygw v1.8.0 (`go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`
-# from deploy/test-deps.sh), RCP_TEST_S3_PORT (29000):
-#   versitygw --port 127.0.0.1:P --access K --secret S --region us-east-1 posix DIR/s3
-# in the background with DIR/s3.pid. env: RCP_TEST_S3_ENDPOINT, RCP_TEST_S3_ACCESS_KEY,
-# RCP_TEST_S3_SECRET_KEY, RCP_TEST_S3_REGION.
-# Add their start/stop next to the marked spots below.
-# ---------------------------------------------------------------------------
-
 start() {
 	local dir="$1"
 	rcp_ensure_services_installed
+	rcp_ensure_versitygw
 	mkdir -p "$dir"
 	dir="$(cd "$dir" && pwd -P)"
 
@@ -101,8 +101,11 @@ start() {
 		--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
 		--skip-log-bin --max-connections=500
 
+	RCP_PORT_HINT="set RCP_TEST_S3_PORT to use another port" \
+		rcp_start_versitygw s3 "$S3_PORT" "$dir/s3" "$dir/s3.pid" "$dir/s3.log" \
+		"$S3_ACCESS_KEY" "$S3_SECRET_KEY" "$S3_REGION"
+
 	wait "$cluster_job" || rcp_die "redis-cluster: start failed (see above; logs in $dir/cluster)"
-	# (planned) versitygw start goes here.
 
 	local tmp="$dir/env.tmp"
 	{
@@ -111,6 +114,10 @@ start() {
 		echo "export RCP_TEST_REDIS_CLUSTER_URL=$(rcp_shquote "$CLUSTER_URL")"
 		echo "export RCP_TEST_MYSQL_DSN=$(rcp_shquote "root@tcp(127.0.0.1:$MYSQL_PORT)/")"
 		echo "export RCP_TEST_REDIS_BIN=$(rcp_shquote "$(command -v redis-server)")"
+		echo "export RCP_TEST_S3_ENDPOINT=$(rcp_shquote "http://127.0.0.1:$S3_PORT")"
+		echo "export RCP_TEST_S3_ACCESS_KEY=$(rcp_shquote "$S3_ACCESS_KEY")"
+		echo "export RCP_TEST_S3_SECRET_KEY=$(rcp_shquote "$S3_SECRET_KEY")"
+		echo "export RCP_TEST_S3_REGION=$(rcp_shquote "$S3_REGION")"
 		echo "export RCP_TEST_DIR=$(rcp_shquote "$dir")"
 	} >"$tmp"
 	mv "$tmp" "$dir/env"
@@ -125,7 +132,6 @@ stop() {
 		return 0
 	fi
 	dir="$(cd "$dir" && pwd -P)"
-	# (planned) versitygw stop goes here.
 	# All at once: each stop mostly waits for its process to go away.
 	local rc=0 job jobs=()
 	(rcp_stop_redis_cluster redis-cluster "$dir/cluster") &
@@ -133,6 +139,8 @@ stop() {
 	(rcp_stop_pidfile mariadb "$dir/mysql.pid" "$dir/mysql") &
 	jobs+=("$!")
 	(rcp_stop_pidfile redis "$dir/redis.pid" "$dir/redis") &
+	jobs+=("$!")
+	(rcp_stop_pidfile s3 "$dir/s3.pid" "$dir/s3") &
 	jobs+=("$!")
 	for job in "${jobs[@]}"; do
 		wait "$job" || rc=1
