@@ -2,7 +2,6 @@ package ackpending
 
 import (
 	_ "embed"
-	"strconv"
 
 	"github.com/rcp/rcp/broker"
 )
@@ -12,14 +11,7 @@ var librarySource string
 
 // Library is the rcpesc Redis Function library: rcpd loads it with
 // broker.LoadLibrary next to the broker's own.
-var Library = mustParse(broker.ParseLibrary(librarySource))
-
-func mustParse(l broker.Library, err error) broker.Library {
-	if err != nil {
-		panic(err)
-	}
-	return l
-}
+var Library = broker.MustParseLibrary(librarySource)
 
 // userTag is the hash tag of one user's keys: a user's sessions and devices
 // share a slot, apart from every room's.
@@ -36,5 +28,5 @@ func DevicesKey(prefix, user string) string { return userTag(prefix, user) + ":d
 // for that user: the start of the next XPENDING scan. It lives in the
 // room's partition, next to the stream.
 func PushedKey(k broker.Keys, room string) string {
-	return k.Prefix + ":{p" + strconv.Itoa(k.Partition) + "}:pushed:" + room
+	return k.Tag() + ":pushed:" + room
 }

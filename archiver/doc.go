@@ -22,29 +22,24 @@
 package archiver
 
 import (
-	"strings"
-
 	"github.com/rcp/rcp/broker"
 )
 
 // keys names the archiver's keys of one partition, next to the broker's.
 type keys struct{ broker.Keys }
 
-// tag is the partition's key prefix with its hash tag, "rcp:{p7}".
-func (k keys) tag() string { return strings.TrimSuffix(k.Heads(), ":heads") }
-
 // lease holds the id of the archiver working on the partition.
-func (k keys) lease() string { return k.tag() + ":arch:lease" }
+func (k keys) lease() string { return k.Tag() + ":arch:lease" }
 
 // cursor is the HASH room → id of the newest entry known to be in MySQL.
-func (k keys) cursor() string { return k.tag() + ":arch:cursor" }
+func (k keys) cursor() string { return k.Tag() + ":arch:cursor" }
 
 // status is the HASH of the partition's archive progress.
-func (k keys) status() string { return k.tag() + ":arch:status" }
+func (k keys) status() string { return k.Tag() + ":arch:status" }
 
 // retention is the lease of the retention jobs (on partition 0).
-func (k keys) retention() string { return k.tag() + ":arch:retention" }
+func (k keys) retention() string { return k.Tag() + ":arch:retention" }
 
 func partitionKeys(b *broker.Broker, p int) keys {
-	return keys{broker.Keys{Prefix: b.KeysFor("x").Prefix, Partition: p}}
+	return keys{broker.Keys{Prefix: b.Prefix(), Partition: p}}
 }

@@ -12,14 +12,7 @@ import (
 var librarySource string
 
 // Library is the archiver's Redis Function library, rcparch.
-var Library = mustParse(broker.ParseLibrary(librarySource))
-
-func mustParse(l broker.Library, err error) broker.Library {
-	if err != nil {
-		panic(fmt.Sprintf("archiver: %v", err))
-	}
-	return l
-}
+var Library = broker.MustParseLibrary(librarySource)
 
 // LoadFunctions loads rcparch on every primary (when missing or older).
 func LoadFunctions(ctx context.Context, b *broker.Broker) error {

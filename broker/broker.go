@@ -69,6 +69,9 @@ func New(rdb redis.UniversalClient, cfg Config) *Broker {
 // Redis is the client the broker uses.
 func (b *Broker) Redis() redis.UniversalClient { return b.rdb }
 
+// Prefix is the prefix of every key of this deployment.
+func (b *Broker) Prefix() string { return b.cfg.Prefix }
+
 // Partitions is the configured partition count.
 func (b *Broker) Partitions() int { return b.cfg.Partitions }
 

@@ -36,15 +36,18 @@ func ParseLibrary(code string) (Library, error) {
 	return Library{Name: n[1], Version: v[1], Code: code}, nil
 }
 
-// rcpLibrary is the broker's own library (rcp.lua).
-var rcpLibrary = must(ParseLibrary(library))
-
-func must(l Library, err error) Library {
+// MustParseLibrary is ParseLibrary for embedded sources: a malformed one
+// is a build defect, so it panics.
+func MustParseLibrary(code string) Library {
+	l, err := ParseLibrary(code)
 	if err != nil {
 		panic(err)
 	}
 	return l
 }
+
+// rcpLibrary is the broker's own library (rcp.lua).
+var rcpLibrary = MustParseLibrary(library)
 
 // LibraryVersion is the version of the embedded rcp.lua.
 var LibraryVersion = rcpLibrary.Version

@@ -25,26 +25,28 @@ type Keys struct {
 	Partition int
 }
 
-func (k Keys) tag() string { return k.Prefix + ":{p" + strconv.Itoa(k.Partition) + "}" }
+// Tag is the partition's key prefix with its hash tag, "rcp:{p7}": other
+// packages name their partition keys after it to share the slot.
+func (k Keys) Tag() string { return k.Prefix + ":{p" + strconv.Itoa(k.Partition) + "}" }
 
 // Room is the room's stream.
-func (k Keys) Room(room string) string { return k.tag() + ":room:" + room }
+func (k Keys) Room(room string) string { return k.Tag() + ":room:" + room }
 
 // Members is the SET of the room's member ids.
-func (k Keys) Members(room string) string { return k.tag() + ":members:" + room }
+func (k Keys) Members(room string) string { return k.Tag() + ":members:" + room }
 
 // Feed is the partition's feed stream that nodes read to fan out.
-func (k Keys) Feed() string { return k.tag() + ":feed" }
+func (k Keys) Feed() string { return k.Tag() + ":feed" }
 
 // Heads is the HASH room → "newest-id seq".
-func (k Keys) Heads() string { return k.tag() + ":heads" }
+func (k Keys) Heads() string { return k.Tag() + ":heads" }
 
 // Due is the ZSET room → when the escalator must look at it.
-func (k Keys) Due() string { return k.tag() + ":due" }
+func (k Keys) Due() string { return k.Tag() + ":due" }
 
 // Dedup is the idempotency key of a client id in a room.
 func (k Keys) Dedup(room, clientID string) string {
-	return k.tag() + ":dedup:" + room + ":" + clientID
+	return k.Tag() + ":dedup:" + room + ":" + clientID
 }
 
 // Group is the consumer group (and consumer) name of a member.

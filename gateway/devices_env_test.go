@@ -48,7 +48,7 @@ func newPushEnv(t *testing.T, grace, ackTimeout time.Duration) *pushEnv {
 	if err := b.LoadLibrary(ctx, ackpending.Library); err != nil {
 		t.Fatal(err)
 	}
-	e := &pushEnv{t: t, b: b, rdb: rdb, db: queriestest.NewDB(t), emu: fcmtest.New(t), prefix: b.KeysFor("x").Prefix}
+	e := &pushEnv{t: t, b: b, rdb: rdb, db: queriestest.NewDB(t), emu: fcmtest.New(t), prefix: b.Prefix()}
 	log := testLogger(t)
 	verifier, err := gateway.NewVerifier(ctx, gateway.VerifierConfig{Secret: testSecret, Logger: log})
 	if err != nil {

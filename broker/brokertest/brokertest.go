@@ -64,7 +64,7 @@ func URL(t testing.TB) string {
 func DeleteAll(t testing.TB, b *broker.Broker) {
 	t.Helper()
 	ctx := context.Background()
-	pattern := b.KeysFor("x").Prefix + ":*"
+	pattern := b.Prefix() + ":*"
 	del := func(ctx context.Context, c *redis.Client) error {
 		iter := c.Scan(ctx, 0, pattern, 200).Iterator()
 		for iter.Next(ctx) {

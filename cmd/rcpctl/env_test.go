@@ -29,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	b := brokertest.New(t)
-	prefix := b.KeysFor("x").Prefix
+	prefix := b.Prefix()
 	return &fixture{t: t, b: b, flags: []string{"--redis-url", brokertest.URL(t), "--key-prefix", prefix, "--partitions", "4"}}
 }
 

@@ -44,7 +44,7 @@ func TestPushTestSendsToEveryDevice(t *testing.T) {
 		t.Fatalf("emulator accepted %+v", acc)
 	}
 	// rcpctl only reads: the gone token stays for rcpd to remove.
-	devs, err := ackpending.NewDevices(db, f.b.Redis(), ackpending.DevicesConfig{Prefix: f.b.KeysFor("x").Prefix}).
+	devs, err := ackpending.NewDevices(db, f.b.Redis(), ackpending.DevicesConfig{Prefix: f.b.Prefix()}).
 		Tokens(context.Background(), []string{"bob"})
 	if err != nil || len(devs["bob"]) != 2 {
 		t.Fatalf("devices after push-test: %v %v, want both", devs, err)
@@ -53,7 +53,7 @@ func TestPushTestSendsToEveryDevice(t *testing.T) {
 
 func registerDevices(t *testing.T, db *sql.DB, f *fixture, user string, tokens ...string) {
 	t.Helper()
-	d := ackpending.NewDevices(db, f.b.Redis(), ackpending.DevicesConfig{Prefix: f.b.KeysFor("x").Prefix})
+	d := ackpending.NewDevices(db, f.b.Redis(), ackpending.DevicesConfig{Prefix: f.b.Prefix()})
 	for _, tok := range tokens {
 		if _, err := d.Register(context.Background(), user, tok, "android"); err != nil {
 			t.Fatal(err)
