@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -175,8 +176,8 @@ func (r *Reader) readBody(f *Frame, size int) ([]byte, error) {
 	if n > room {
 		return nil, errorf(ErrFrameTooLarge, "content-length %d leaves frame over %d bytes", n, r.lim.MaxFrameSize)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r.br, body); err != nil {
+	body, err := readN(r.br, n)
+	if err != nil {
 		return nil, unexpected(err)
 	}
 	nul, err := r.br.ReadByte()
@@ -190,6 +191,27 @@ func (r *Reader) readBody(f *Frame, size int) ([]byte, error) {
 		return nil, nil
 	}
 	return body, nil
+}
+
+// bodyChunk is the first allocation of a large body: memory grows with the
+// bytes that arrive, not with what content-length announces, so a peer
+// cannot make the server allocate MaxBodySize by sending a header alone.
+const bodyChunk = 64 << 10
+
+// readN reads exactly n bytes, doubling the buffer as they arrive.
+func readN(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, bodyChunk))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(n-len(buf), cap(buf)))
+		}
+		m, err := io.ReadFull(r, buf[len(buf):min(n, cap(buf))])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // readUntilNUL reads a body that has no content-length, at most limit bytes.

@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -386,5 +388,38 @@ func TestFrameContentLength(t *testing.T) {
 		if n != tc.n || ok != tc.ok || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
 			t.Errorf("%q: ContentLength() = %d, %v, %v; want %d, %v, %v", tc.header, n, ok, err, tc.n, tc.ok, tc.err)
 		}
+	}
+}
+
+// TestAnnouncedBodyIsNotAllocated: a content-length near the limit with few
+// bytes behind it costs memory for the bytes sent, not for the announcement.
+func TestAnnouncedBodyIsNotAllocated(t *testing.T) {
+	lim := stomp.DefaultLimits()
+	lim.MaxBodySize, lim.MaxFrameSize = 64<<20, 65<<20
+	in := "SEND\ndestination:/a\ncontent-length:60000000\n\n" + strings.Repeat("x", 1000)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := stomp.NewReader(strings.NewReader(in), lim).ReadFrame()
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("truncated body read without error")
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Fatalf("reading 1000 bytes of an announced 60 MB body allocated %d bytes", got)
+	}
+}
+
+// TestLargeBodyExact: a body read in growing chunks arrives byte for byte.
+func TestLargeBodyExact(t *testing.T) {
+	lim := stomp.DefaultLimits()
+	lim.MaxBodySize, lim.MaxFrameSize = 4<<20, 5<<20
+	body := make([]byte, 3<<20+17)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	in := fmt.Sprintf("SEND\ndestination:/a\ncontent-length:%d\n\n%s\x00", len(body), body)
+	f, err := stomp.NewReader(iotest.HalfReader(strings.NewReader(in)), lim).ReadFrame()
+	if err != nil || !bytes.Equal(f.Body, body) {
+		t.Fatalf("large body: err %v, %d bytes, equal %v", err, len(f.Body), err == nil && bytes.Equal(f.Body, body))
 	}
 }
