@@ -151,6 +151,43 @@ func TestBlobRetention(t *testing.T) {
 	}
 }
 
+// TestBlobClaimOnce: an upload is claimed by its owner, in its room, once.
+func TestBlobClaimOnce(t *testing.T) {
+	ctx := t.Context()
+	q := rcpdb.New(queriestest.NewDB(t))
+	err := q.InsertBlob(ctx, rcpdb.InsertBlobParams{BlobKey: "rooms/r/u1.png", RoomID: "r", OwnerID: "alice",
+		ContentType: "image/png", Size: 42, Sha256: make([]byte, 32), Width: 3, Height: 2, Name: "ü.png",
+		CreatedAt: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := sql.NullTime{Time: time.Now().UTC(), Valid: true}
+	claim := func(owner, room string) int64 {
+		n, err := q.ClaimBlob(ctx, rcpdb.ClaimBlobParams{ClaimedAt: now, ClaimClient: "c1",
+			BlobKey: "rooms/r/u1.png", OwnerID: owner, RoomID: room})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := claim("bob", "r"); n != 0 {
+		t.Fatalf("bob claimed alice's upload: %d rows", n)
+	}
+	if n := claim("alice", "other"); n != 0 {
+		t.Fatalf("claimed in another room: %d rows", n)
+	}
+	if n := claim("alice", "r"); n != 1 {
+		t.Fatalf("owner's claim: %d rows, want 1", n)
+	}
+	if n := claim("alice", "r"); n != 0 {
+		t.Fatalf("second claim: %d rows, want 0", n)
+	}
+	b, err := q.GetBlob(ctx, "rooms/r/u1.png")
+	if err != nil || !b.ClaimedAt.Valid || b.ClaimClient != "c1" || b.Width != 3 || b.Height != 2 || b.Name != "ü.png" {
+		t.Fatalf("blob after claim: %+v, %v", b, err)
+	}
+}
+
 func insertMessage(t *testing.T, q *rcpdb.Queries, room string, id [2]uint64, seq uint64) int64 {
 	t.Helper()
 	n, err := q.InsertMessage(t.Context(), rcpdb.InsertMessageParams{

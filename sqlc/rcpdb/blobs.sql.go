@@ -11,8 +11,40 @@ import (
 	"time"
 )
 
+const claimBlob = `-- name: ClaimBlob :execrows
+UPDATE blobs
+SET claimed_at = ?, claim_client = ?
+WHERE blob_key = ? AND owner_id = ? AND room_id = ?
+  AND claimed_at IS NULL AND deleted_at IS NULL
+`
+
+type ClaimBlobParams struct {
+	ClaimedAt   sql.NullTime
+	ClaimClient string
+	BlobKey     string
+	OwnerID     string
+	RoomID      string
+}
+
+// A SEND references an upload: only the owner, only in the upload's room,
+// only once (0 rows: see GetBlob for why).
+func (q *Queries) ClaimBlob(ctx context.Context, arg ClaimBlobParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, claimBlob,
+		arg.ClaimedAt,
+		arg.ClaimClient,
+		arg.BlobKey,
+		arg.OwnerID,
+		arg.RoomID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const getBlob = `-- name: GetBlob :one
-SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, deleted_at
+SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, deleted_at,
+       width, height, name, claimed_at, claim_client
 FROM blobs
 WHERE blob_key = ?
 `
@@ -29,13 +61,19 @@ func (q *Queries) GetBlob(ctx context.Context, blobKey string) (Blob, error) {
 		&i.Sha256,
 		&i.CreatedAt,
 		&i.DeletedAt,
+		&i.Width,
+		&i.Height,
+		&i.Name,
+		&i.ClaimedAt,
+		&i.ClaimClient,
 	)
 	return i, err
 }
 
 const insertBlob = `-- name: InsertBlob :exec
-INSERT INTO blobs (blob_key, room_id, owner_id, content_type, size, sha256, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO blobs (blob_key, room_id, owner_id, content_type, size, sha256, width, height, name,
+                   created_at, claimed_at, claim_client)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 `
 
 type InsertBlobParams struct {
@@ -45,9 +83,16 @@ type InsertBlobParams struct {
 	ContentType string
 	Size        uint64
 	Sha256      []byte
+	Width       uint32
+	Height      uint32
+	Name        string
 	CreatedAt   time.Time
+	ClaimedAt   sql.NullTime
+	ClaimClient string
 }
 
+// An image stored in the blob store: claimed_at is set when the SEND that
+// stored it claims it at once (base64 SEND), NULL for a direct upload.
 func (q *Queries) InsertBlob(ctx context.Context, arg InsertBlobParams) error {
 	_, err := q.db.ExecContext(ctx, insertBlob,
 		arg.BlobKey,
@@ -56,13 +101,19 @@ func (q *Queries) InsertBlob(ctx context.Context, arg InsertBlobParams) error {
 		arg.ContentType,
 		arg.Size,
 		arg.Sha256,
+		arg.Width,
+		arg.Height,
+		arg.Name,
 		arg.CreatedAt,
+		arg.ClaimedAt,
+		arg.ClaimClient,
 	)
 	return err
 }
 
 const listRoomBlobsCreatedBefore = `-- name: ListRoomBlobsCreatedBefore :many
-SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, deleted_at
+SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, deleted_at,
+       width, height, name, claimed_at, claim_client
 FROM blobs
 WHERE room_id = ? AND deleted_at IS NULL AND created_at < ?
 ORDER BY created_at
@@ -94,6 +145,11 @@ func (q *Queries) ListRoomBlobsCreatedBefore(ctx context.Context, arg ListRoomBl
 			&i.Sha256,
 			&i.CreatedAt,
 			&i.DeletedAt,
+			&i.Width,
+			&i.Height,
+			&i.Name,
+			&i.ClaimedAt,
+			&i.ClaimClient,
 		); err != nil {
 			return nil, err
 		}

@@ -262,6 +262,11 @@ type Blob struct {
 	Sha256      []byte
 	CreatedAt   time.Time
 	DeletedAt   sql.NullTime
+	Width       uint32
+	Height      uint32
+	Name        string
+	ClaimedAt   sql.NullTime
+	ClaimClient string
 }
 
 type Device struct {

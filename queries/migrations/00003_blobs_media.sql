@@ -1,0 +1,22 @@
+-- Images of messages (issue 7): a blob row is written when an image is
+-- stored, by a base64 SEND or by a direct upload (POST /v1/uploads). The row
+-- carries what the image entry needs (dimensions, name) and who claimed an
+-- upload: a SEND may reference an uploaded key once, so claimed_at is set by
+-- the SEND that used it and claim_client is its x-client-id (a retried SEND
+-- with the same x-client-id may claim it again; '' = no client id).
+
+-- +goose Up
+ALTER TABLE blobs
+  ADD COLUMN width        INT UNSIGNED NOT NULL DEFAULT 0,
+  ADD COLUMN height       INT UNSIGNED NOT NULL DEFAULT 0,
+  ADD COLUMN name         VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT '',
+  ADD COLUMN claimed_at   DATETIME(3)  NULL,
+  ADD COLUMN claim_client VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '';
+
+-- +goose Down
+ALTER TABLE blobs
+  DROP COLUMN width,
+  DROP COLUMN height,
+  DROP COLUMN name,
+  DROP COLUMN claimed_at,
+  DROP COLUMN claim_client;
