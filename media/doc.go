@@ -1,0 +1,11 @@
+// Package media owns the images of messages: decoding and checking the
+// bytes clients send (Inspect: the real type from the magic number,
+// dimensions from the header, size and decompression-bomb limits), the
+// image message body (ParseImageSend: the SEND form with base64 data or the
+// key of a direct upload), storing the checked bytes in the blob store
+// before a message refers to them, and their delivery to clients (URLs, and
+// inline data for old clients).
+//
+// Only PNG, JPEG, GIF and WebP are accepted. Nothing here trusts a
+// client's declared content type or file name: Inspect looks at the bytes.
+package media
