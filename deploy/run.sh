@@ -53,6 +53,15 @@ if [ ! -s "$RUN_DIR/jwt.secret" ]; then
 	)
 	rcp_log "generated $RUN_DIR/jwt.secret"
 fi
+# Signing secret of the local blob store's image URLs, generated once.
+if [ ! -s "$RUN_DIR/blob-url.secret" ]; then
+	(
+		umask 077
+		head -c 48 /dev/urandom | base64 -w0 >"$RUN_DIR/blob-url.secret.tmp"
+		mv "$RUN_DIR/blob-url.secret.tmp" "$RUN_DIR/blob-url.secret"
+	)
+	rcp_log "generated $RUN_DIR/blob-url.secret"
+fi
 
 rcp_log "go build -o bin/rcpd ./cmd/rcpd"
 go build -o bin/rcpd ./cmd/rcpd ||
@@ -64,10 +73,13 @@ export RCP_MYSQL_DSN="root@tcp(127.0.0.1:$MYSQL_PORT)/rcp?parseTime=true"
 RCP_JWT_SECRET="$(cat "$RUN_DIR/jwt.secret")"
 export RCP_JWT_SECRET
 export RCP_BLOB_DIR="$RUN_DIR/blobs"
+RCP_BLOB_URL_SECRET="$(cat "$RUN_DIR/blob-url.secret")"
+export RCP_BLOB_URL_SECRET
 
 host="${LISTEN%:*}"
 port="${LISTEN##*:}"
 case "$host" in '' | 0.0.0.0 | '[::]' | ::) host=127.0.0.1 ;; esac
+export RCP_BLOB_PUBLIC_URL="${RCP_BLOB_PUBLIC_URL:-http://$host:$port}"
 
 cat <<INFO
 
@@ -77,6 +89,7 @@ RCP dev server
   Health     http://$host:$port/healthz
   Redis      redis-cli -p $REDIS_PORT
   MariaDB    mariadb --no-defaults -h127.0.0.1 -P$MYSQL_PORT -uroot rcp
+  Images     stored in $RUN_DIR/blobs, served at http://$host:$port/v1/blobs/ (signed URLs)
   Data/logs  $RUN_DIR   (make stop: stop Redis and MariaDB)
 INFO
 

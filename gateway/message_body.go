@@ -16,6 +16,10 @@ var (
 	ErrUnsupportedType = errors.New("unsupported message type")
 	ErrTextTooLong     = errors.New("text too long")
 	ErrEmptyText       = errors.New("empty text")
+	// ErrImageBody: the body is an image message, which the media service
+	// parses (STOMPHandler.messageBody); ParseMessageBody returns it with
+	// typ "image" and no canonical body.
+	ErrImageBody = errors.New("image message body")
 )
 
 // DefaultMaxText is the longest text message in bytes.
@@ -47,7 +51,7 @@ func ParseMessageBody(body []byte, maxText int) (typ string, canonical []byte, e
 	case "":
 		return "", nil, fmt.Errorf("%w: missing \"type\"", ErrBadJSON)
 	case "image":
-		return "", nil, fmt.Errorf("%w: image messages need the blob store, not enabled on this server", ErrUnsupportedType)
+		return "image", nil, ErrImageBody
 	}
 	return "", nil, fmt.Errorf("%w: %.40q", ErrUnsupportedType, probe.Type)
 }

@@ -74,6 +74,7 @@ func (a *SyncAPI) messages(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
+	deliverable(r.Context(), a.media, page, false)
 	resp.Messages = make([]messageJSON, len(page))
 	for i, e := range page {
 		resp.Messages[i] = messageJSON{ID: e.ID, Seq: e.Seq, Sender: e.Sender, Type: e.Type, Body: e.Body, TS: e.TimeMs()}

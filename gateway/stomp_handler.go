@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/media"
 	"github.com/rcp/rcp/stomp"
 )
 
@@ -52,8 +53,9 @@ type STOMPHandler struct {
 	router *Router
 	cfg    STOMPConfig
 	log    *slog.Logger
-	push   *pushEdge // presence and /app/devices (devices_stomp.go); nil: off
-	sync   *syncEdge // /app/sync, archive-aware replay (sync_stomp.go); nil: off
+	push   *pushEdge      // presence and /app/devices (devices_stomp.go); nil: off
+	sync   *syncEdge      // /app/sync, archive-aware replay (sync_stomp.go); nil: off
+	media  *media.Service // image messages (media.go); nil: refused
 }
 
 // NewSTOMPHandler returns the stomp.Handler of rcpd.
@@ -116,9 +118,9 @@ func (h *STOMPHandler) Send(ctx context.Context, c *stomp.Conn, f *stomp.Frame) 
 	if cid != "" && !broker.ValidID(cid) {
 		return nil, stomp.Refuse(nil, msgBadClientID, "1 to 128 of A-Z a-z 0-9 _ -")
 	}
-	typ, body, err := ParseMessageBody(f.Body, h.cfg.MaxText)
+	typ, body, err := h.messageBody(ctx, room, s.principal.UserID, cid, f.Body)
 	if err != nil {
-		return nil, stomp.Refuse(err, msgBadBody, err.Error())
+		return nil, h.bodyRefusal(err, room)
 	}
 	res, err := h.broker.Send(ctx, broker.SendRequest{Room: room, Sender: s.principal.UserID, Type: typ, Body: body, ClientID: cid})
 	if err != nil {
@@ -133,6 +135,18 @@ func (h *STOMPHandler) brokerError(err error, room string) error {
 	}
 	h.log.Error("broker call failed", "room", room, "err", err)
 	return stomp.Refuse(err, msgTemporarilyDown, "the message store did not answer; retry with the same x-client-id")
+}
+
+// checkMember refuses a user who is not a member of room.
+func (h *STOMPHandler) checkMember(ctx context.Context, room, user string) error {
+	member, err := h.broker.IsMember(ctx, room, user)
+	if err != nil {
+		return h.brokerError(err, room)
+	}
+	if !member {
+		return stomp.Refuse(broker.ErrNotMember, msgNotMember, room)
+	}
+	return nil
 }
 
 // Subscribe implements stomp.Handler: a room subscription replays the
@@ -153,12 +167,8 @@ func (h *STOMPHandler) Subscribe(ctx context.Context, s *stomp.Subscription) err
 		}
 	}
 	user := sessionOf(s.Conn()).principal.UserID
-	member, err := h.broker.IsMember(ctx, room, user)
-	if err != nil {
-		return h.brokerError(err, room)
-	}
-	if !member {
-		return stomp.Refuse(broker.ErrNotMember, msgNotMember, room)
+	if err := h.checkMember(ctx, room, user); err != nil {
+		return err
 	}
 	rs := &roomSub{sub: s, room: room, user: user, replaying: true}
 	s.SetValue(rs)
@@ -178,6 +188,7 @@ func (h *STOMPHandler) replay(ctx context.Context, rs *roomSub, after string, al
 		if err != nil {
 			return h.brokerError(err, rs.room)
 		}
+		deliverable(ctx, h.media, page, true)
 		if err := rs.replayed(h.router, page, done); err != nil {
 			return err
 		}

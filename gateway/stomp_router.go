@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"sync"
 
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/media"
 	"github.com/rcp/rcp/stomp"
 )
 
@@ -19,6 +21,7 @@ type Router struct {
 	mu    sync.RWMutex
 	rooms map[string]map[*roomSub]struct{}
 	acker *broker.Acker
+	media *media.Service                              // image bodies at delivery (media.go); nil: as stored
 	users map[string]map[*stomp.Subscription]struct{} // /user/queue/events by user (sync_stomp.go)
 }
 
@@ -69,6 +72,9 @@ func (r *Router) Dispatch(e broker.Entry) {
 		subs = append(subs, rs)
 	}
 	r.mu.RUnlock()
+	if len(subs) > 0 && e.Type == "image" && r.media != nil {
+		e.Body = r.media.Deliverable(context.Background(), e.Body, true) // once per node, not per subscription
+	}
 	for _, rs := range subs {
 		rs.live(r, e)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/media"
 )
 
 // maxSyncBodyBytes bounds a sync request: MaxSyncCursors cursors of a
@@ -21,8 +22,12 @@ type SyncAPI struct {
 	history  *History
 	broker   *broker.Broker
 	verifier *Verifier
+	media    *media.Service // image URLs in history pages; nil: bodies as stored
 	log      *slog.Logger
 }
+
+// SetMedia puts image URLs into the bodies of history pages.
+func (a *SyncAPI) SetMedia(m *media.Service) { a.media = m }
 
 // NewSyncAPI returns the sync endpoints.
 func NewSyncAPI(s *Syncer, h *History, verifier *Verifier, log *slog.Logger) *SyncAPI {

@@ -101,10 +101,14 @@ func startArchive(bg context.Context, wg *sync.WaitGroup, cfg config, d *deps, e
 		HotWindow: cfg.Archive.HotWindow, MaxAge: cfg.Archive.LedgerMaxAge, Interval: cfg.Archive.Interval,
 		LeaseTTL: cfg.Archive.Lease, Workers: cfg.Archive.Workers, Escalator: esc, Metrics: m, Logger: log,
 	})
-	r := archiver.NewRetention(d.broker, d.db, archiver.RetentionConfig{
+	rcfg := archiver.RetentionConfig{
 		O2OExpiry: time.Duration(cfg.Archive.O2OExpireDays) * 24 * time.Hour, Interval: cfg.Archive.RetentionInterval,
 		Metrics: m, Logger: log,
-	})
+	}
+	if d.media != nil { // a nil *Service must not become a non-nil interface
+		rcfg.Blobs = d.media
+	}
+	r := archiver.NewRetention(d.broker, d.db, rcfg)
 	wg.Add(2)
 	go func() { defer wg.Done(); a.Run(bg) }()
 	go func() { defer wg.Done(); r.Run(bg) }()
@@ -124,6 +128,9 @@ func runArchiver(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	if err = queries.Migrate(ctx, d.db); err != nil {
+		return err
+	}
+	if d.media, _, err = openMedia(ctx, cfg, d.db, log); err != nil {
 		return err
 	}
 	if d.rdb, err = broker.Dial(cfg.RedisURL, cfg.Partitions); err != nil {

@@ -20,7 +20,6 @@ type config struct {
 	KeyPrefix       string
 	MySQLDSN        string
 	Partitions      int
-	BlobDir         string
 	JWTSecret       string
 	JWTJWKS         string
 	InsecureDevAuth bool
@@ -31,8 +30,9 @@ type config struct {
 	Archive         archiveConfig // archiver and retention (archive.go)
 	SendRate        float64       // SENDs per second per connection
 	SendBurst       int
-	PprofListen     string     // net/http/pprof on its own listener, empty = off
-	Push            pushConfig // escalation and push (push.go)
+	PprofListen     string      // net/http/pprof on its own listener, empty = off
+	Push            pushConfig  // escalation and push (push.go)
+	Media           mediaConfig // blob store and images (media.go)
 }
 
 func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
@@ -44,18 +44,18 @@ func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.KeyPrefix, "key-prefix", env("RCP_KEY_PREFIX", "rcp"), "prefix of every Redis key (RCP_KEY_PREFIX)")
 	fs.StringVar(&c.MySQLDSN, "mysql-dsn", env("RCP_MYSQL_DSN", ""), "MySQL DSN, go-sql-driver format (RCP_MYSQL_DSN)")
 	fs.IntVar(&c.Partitions, "partitions", envInt("RCP_PARTITIONS", 16), "room partitions (RCP_PARTITIONS)")
-	fs.StringVar(&c.BlobDir, "blob-dir", env("RCP_BLOB_DIR", ""), "local blob directory (RCP_BLOB_DIR)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", env("RCP_JWT_SECRET", ""), "HS256 secret (RCP_JWT_SECRET)")
 	fs.StringVar(&c.JWTJWKS, "jwt-jwks", env("RCP_JWT_JWKS", ""), "JWKS file or URL for RS256/ES256 (RCP_JWT_JWKS)")
 	fs.BoolVar(&c.InsecureDevAuth, "insecure-dev-auth", envBool("RCP_INSECURE_DEV_AUTH"), "accept login = user id without a token (development only)")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", envDuration("RCP_HEARTBEAT", 10*time.Second), "STOMP heart-beat the server offers and asks for (RCP_HEARTBEAT)")
-	fs.IntVar(&c.MaxBody, "max-body", envInt("RCP_MAX_BODY", 4<<20), "largest STOMP body in bytes (RCP_MAX_BODY)")
+	fs.IntVar(&c.MaxBody, "max-body", envInt("RCP_MAX_BODY", 4<<20), "largest STOMP body in bytes; with a blob store at least what the largest base64 image needs unless set (RCP_MAX_BODY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RCP_SHUTDOWN_TIMEOUT", 10*time.Second), "drain deadline on SIGTERM (RCP_SHUTDOWN_TIMEOUT)")
 	fs.Float64Var(&c.SendRate, "send-rate", envParsed("RCP_SEND_RATE", 50.0, parseFloat), "SENDs per second per connection (RCP_SEND_RATE)")
 	fs.IntVar(&c.SendBurst, "send-burst", envInt("RCP_SEND_BURST", 100), "SENDs a connection may burst above the rate (RCP_SEND_BURST)")
 	fs.StringVar(&c.PprofListen, "pprof", env("RCP_PPROF", ""), "listen address of net/http/pprof, e.g. 127.0.0.1:6060; empty = off (RCP_PPROF)")
 	c.Archive.register(fs)
 	c.Push.register(fs)
+	c.Media.register(fs)
 	fs.StringVar(&level, "log-level", env("RCP_LOG_LEVEL", "info"), "debug, info, warn or error (RCP_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -81,10 +81,23 @@ func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
 	if err := c.Push.validate(); err != nil {
 		return c, err
 	}
+	if err := c.Media.validate(); err != nil {
+		return c, err
+	}
+	if !flagOrEnvSet(fs, "max-body", "RCP_MAX_BODY") && c.Media.enabled() {
+		c.MaxBody = max(c.MaxBody, imageMaxBody(c.Media.ImageMax))
+	}
 	if c.MaxBody < 1024 {
 		return c, fmt.Errorf("max-body %d: want at least 1024", c.MaxBody)
 	}
 	return c, nil
+}
+
+// flagOrEnvSet reports whether the flag or its variable was given.
+func flagOrEnvSet(fs *flag.FlagSet, name, key string) bool {
+	_, set := os.LookupEnv(key)
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // envErrs collects RCP_* variables that are set but do not parse; they fail

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rcp/rcp/broker"
 	"github.com/rcp/rcp/gateway"
+	"github.com/rcp/rcp/media"
 	"github.com/rcp/rcp/metrics"
 	"github.com/rcp/rcp/queries"
 	"github.com/rcp/rcp/stomp"
@@ -28,6 +29,8 @@ type deps struct {
 	rdb      redis.UniversalClient
 	broker   *broker.Broker
 	verifier *gateway.Verifier
+	media    *media.Service // nil: no blob store, images refused
+	blobs    http.Handler   // serves the disk store's URLs; nil for S3
 }
 
 func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
@@ -43,6 +46,10 @@ func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) 
 		return nil, err
 	}
 	if err = queries.Migrate(ctx, d.db); err != nil {
+		d.close()
+		return nil, err
+	}
+	if d.media, d.blobs, err = openMedia(ctx, cfg, d.db, log); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -114,6 +121,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	handler := gateway.NewSTOMPHandler(d.verifier, d.broker, router, scfg, log)
 	history, syncer := gateway.NewHistory(d.broker, d.db), gateway.NewSyncer(d.broker, d.db)
 	handler.SetSync(syncer, history)
+	syncAPI := gateway.NewSyncAPI(syncer, history, d.verifier, log)
+	if d.media != nil {
+		handler.SetMedia(d.media)
+		syncAPI.SetMedia(d.media)
+	}
 	devicesAPI, esc, err := startPush(bg, &wg, cfg, d, handler, m.Registry, log)
 	if err != nil {
 		return err
@@ -129,7 +141,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", readyz(&ready, d))
 	gateway.NewRoomAPI(store, d.verifier, log).Register(mux)
-	gateway.NewSyncAPI(syncer, history, d.verifier, log).Register(mux)
+	syncAPI.Register(mux)
+	if d.media != nil {
+		gateway.NewUploadAPI(d.media, d.broker, d.verifier, log).Register(mux)
+	}
+	if d.blobs != nil {
+		mux.Handle("GET /v1/blobs/", d.blobs)
+		mux.Handle("HEAD /v1/blobs/", d.blobs)
+	}
 	devicesAPI.Register(mux)
 	if cfg.PprofListen != "" {
 		go servePprof(bg, cfg.PprofListen, log)
