@@ -147,6 +147,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.ImageBytes > 0 {
+		if c.images, err = newImageBodies(c.ImageBytes); err != nil {
+			return err
+		}
+		c.logf("images of %d bytes (%d bytes of base64)", c.images.size, len(c.images.prefix))
+	}
+	if c.Uploads > 0 {
+		return runUploads(ctx, &c, stdout)
+	}
 	rep, err := bench(ctx, &c)
 	if err != nil {
 		return err

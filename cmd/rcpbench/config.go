@@ -26,6 +26,9 @@ type config struct {
 	Window      int // unreceipted SENDs in flight per sender connection
 	Ack         string
 	Size        int // text bytes per message
+	ImageBytes  int // send base64 PNG images of about this size instead of text; 0 = text
+	Uploads     int // run the upload benchmark with this many concurrent uploaders instead
+	images      *imageBodies
 
 	Hold, Grace, SetupTimeout  time.Duration
 	Heartbeat                  time.Duration // STOMP heart-beats both ways, 0 = none
@@ -54,6 +57,8 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.Window, "window", 16, "unreceipted SENDs in flight per sender connection")
 	fs.StringVar(&c.Ack, "ack", "client-individual", "subscription ack mode: auto, client or client-individual")
 	fs.IntVar(&c.Size, "size", 64, "text bytes per message (at least the id and timestamp)")
+	fs.IntVar(&c.ImageBytes, "image-bytes", 0, "send images (base64 PNG inside the JSON, as the Android app does) of about this many bytes instead of text; 0 = text")
+	fs.IntVar(&c.Uploads, "uploads", 0, "instead of STOMP, run N concurrent POST /v1/uploads loops of --image-bytes images for --duration (one room per uploader)")
 	fs.DurationVar(&c.Hold, "hold", 0, "stay connected and idle this long before sending (measure memory)")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 0, "STOMP heart-beat interval offered and asked for (0 = none; Android apps use 10s)")
 	fs.DurationVar(&c.Grace, "grace", 5*time.Second, "after sending, how long to wait for receipts and deliveries")
@@ -95,6 +100,12 @@ func (c *config) complete() error {
 	}
 	if c.Window < 1 || c.Duration < 0 || c.Grace <= 0 || c.MaxMessages < 1 {
 		return errors.New("--window, --grace and --max-messages must be positive, --duration not negative")
+	}
+	if c.ImageBytes < 0 || c.Uploads < 0 || c.Uploads > 0 && (c.ImageBytes == 0 || c.Duration <= 0) {
+		return errors.New("--uploads needs --image-bytes and a --duration; neither may be negative")
+	}
+	if c.Uploads > 0 {
+		c.Rooms, c.Members = c.Uploads, 1
 	}
 	if c.API == "" {
 		u, err := url.Parse(c.URL)

@@ -82,14 +82,15 @@ func (c *client) onMessage(f *stomp.Frame, t *tracker, ackMode string, lastSeq *
 	}
 }
 
-// bodyPrefix starts the text of every benchmark message: "rb <id> <ns> …".
-const bodyPrefix = `"text":"rb `
+// bodyPrefix starts the text (or, for images, the name) of every benchmark
+// message: "rb <id> <ns> …". Base64 image data holds no quote or space.
+const bodyPrefix = `"rb `
 
 // makeBody builds a text message of at least size bytes of text carrying
 // the message id and its send time.
 func makeBody(id, sentNs int64, size int) []byte {
 	b := make([]byte, 0, size+48)
-	b = append(b, `{"type":"text",`...)
+	b = append(b, `{"type":"text","text":`...)
 	b = append(b, bodyPrefix...)
 	b = strconv.AppendInt(b, id, 10)
 	b = append(b, ' ')

@@ -65,7 +65,11 @@ func senderLoop(ctx context.Context, c *config, t *tracker, cl *client, s, n int
 			t.lag.record(time.Duration(now - due))
 		}
 		t.msgs[id].sentNs.Store(now)
-		if err := cl.send(c.dest(cl.room), makeBody(id, now, c.Size), id, c.Receipts); err != nil {
+		body := makeBody(id, now, c.Size)
+		if c.images != nil {
+			body = c.images.body(id, now)
+		}
+		if err := cl.send(c.dest(cl.room), body, id, c.Receipts); err != nil {
 			t.msgs[id].sentNs.Store(0)
 			return err
 		}
