@@ -79,6 +79,7 @@ func TestDiskStoreHandlerStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	expAt := strings.Index(u, "exp=") + len("exp=")
+	sigAt := strings.Index(u, "&sig=") + len("&sig=")
 	missing, err := s.URL(ctxT(t), "h/none.png", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +92,7 @@ func TestDiskStoreHandlerStatuses(t *testing.T) {
 		"exp altered":   {u[:expAt] + flip(u[expAt:], 9), http.StatusForbidden},
 		"sig missing":   {u[:strings.Index(u, "&sig=")], http.StatusForbidden},
 		"sig not hex":   {u + "zz", http.StatusForbidden},
+		"sig upper":     {u[:sigAt] + strings.ToUpper(u[sigAt:]), http.StatusForbidden},
 		"blob missing":  {missing, http.StatusNotFound},
 		"traversal":     {strings.Replace(u, "h/a.png", "h/../h/a.png", 1), http.StatusForbidden},
 		"outside /v1/b": {strings.Replace(u, "/v1/blobs/", "/v1/other/", 1), http.StatusNotFound},
