@@ -39,13 +39,17 @@ func ParseMessageBody(body []byte, maxText int) (typ string, canonical []byte, e
 	if !utf8.Valid(body) {
 		return "", nil, fmt.Errorf("%w: body is not UTF-8", ErrBadJSON)
 	}
-	var probe struct {
-		Type string `json:"type"`
+	typ, ok := messageType(body)
+	if !ok { // let encoding/json say what is wrong
+		var probe struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(body, &probe); err != nil {
+			return "", nil, fmt.Errorf("%w: %v", ErrBadJSON, err)
+		}
+		typ = probe.Type
 	}
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return "", nil, fmt.Errorf("%w: %v", ErrBadJSON, err)
-	}
-	switch probe.Type {
+	switch typ {
 	case "text":
 		return parseText(body, maxText)
 	case "":
@@ -53,7 +57,7 @@ func ParseMessageBody(body []byte, maxText int) (typ string, canonical []byte, e
 	case "image":
 		return "image", nil, ErrImageBody
 	}
-	return "", nil, fmt.Errorf("%w: %.40q", ErrUnsupportedType, probe.Type)
+	return "", nil, fmt.Errorf("%w: %.40q", ErrUnsupportedType, typ)
 }
 
 func parseText(body []byte, maxText int) (string, []byte, error) {
