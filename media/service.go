@@ -3,8 +3,6 @@ package media
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -177,41 +175,32 @@ func (s *Service) PrepareSend(ctx context.Context, room, user, clientID string, 
 	if err != nil {
 		return nil, err
 	}
-	key, err := sendKey(room, user, clientID, info.Ext)
+	if clientID != "" {
+		if img, ok, err := s.retried(ctx, room, user, clientID, info); err != nil {
+			return nil, err
+		} else if ok {
+			return encodeBody(withName(img, req.Name))
+		}
+	}
+	key, err := newKey(room, info.Ext)
 	if err != nil {
 		return nil, err
 	}
-	if clientID != "" {
-		if img, ok, err := s.retried(ctx, key, info); err != nil {
-			return nil, err
-		} else if ok {
-			if req.Name != "" {
-				img.Name = req.Name
-			}
-			return encodeBody(img)
-		}
-	}
 	claimed := sql.NullTime{Time: s.now().UTC(), Valid: true}
 	img, err := s.put(ctx, room, user, key, req, info, claimed, clientID)
+	if errors.Is(err, errClaimTaken) { // a concurrent attempt of this SEND won
+		img, ok, rerr := s.retried(ctx, room, user, clientID, info)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if ok {
+			return encodeBody(withName(img, req.Name))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return encodeBody(img)
-}
-
-// retried finds the blob a first attempt of this SEND stored under key.
-func (s *Service) retried(ctx context.Context, key string, info Info) (Image, bool, error) {
-	row, err := s.q.GetBlob(ctx, key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Image{}, false, nil
-	}
-	if err != nil {
-		return Image{}, false, fmt.Errorf("media: read blob %s: %w", key, err)
-	}
-	if !bytes.Equal(row.Sha256, info.SHA256[:]) {
-		return Image{}, false, ErrClientIDReused
-	}
-	return imageOf(row), true, nil
 }
 
 // put stores the bytes, then the blobs row (the row names only stored bytes).
@@ -222,8 +211,14 @@ func (s *Service) put(ctx context.Context, room, user, key string, req ImageSend
 	err := s.q.InsertBlob(ctx, rcpdb.InsertBlobParams{BlobKey: key, RoomID: room, OwnerID: user,
 		ContentType: info.ContentType, Size: uint64(info.Size), Sha256: info.SHA256[:],
 		Width: uint32(info.Width), Height: uint32(info.Height), Name: req.Name,
-		CreatedAt: s.now().UTC(), ClaimedAt: claimed, ClaimClient: clientID})
+		CreatedAt: s.now().UTC(), ClaimedAt: claimed, ClaimClient: nullable(clientID)})
 	if err != nil {
+		if delErr := s.store.Delete(ctx, key); delErr != nil {
+			s.log.Warn("unrecorded blob not deleted", "key", key, "err", delErr)
+		}
+		if isDuplicate(err) {
+			return Image{}, errClaimTaken
+		}
 		return Image{}, fmt.Errorf("media: record blob %s: %w", key, err)
 	}
 	if info.Size <= s.cfg.InlineMax {
@@ -260,7 +255,7 @@ func (s *Service) Upload(ctx context.Context, room, user, name string, r io.Read
 	if err != nil {
 		return Image{}, err
 	}
-	key, err := sendKey(room, user, "", info.Ext)
+	key, err := newKey(room, info.Ext)
 	if err != nil {
 		return Image{}, err
 	}
@@ -279,55 +274,4 @@ func readLimited(r io.Reader, limit, hint int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
 	return buf.Bytes(), nil
-}
-
-// claim marks the user's upload in this room as used by this SEND.
-func (s *Service) claim(ctx context.Context, room, user, clientID string, req ImageSend) ([]byte, error) {
-	n, err := s.q.ClaimBlob(ctx, rcpdb.ClaimBlobParams{ClaimedAt: sql.NullTime{Time: s.now().UTC(), Valid: true},
-		ClaimClient: clientID, BlobKey: req.Key, OwnerID: user, RoomID: room})
-	if err != nil {
-		return nil, fmt.Errorf("media: claim %s: %w", req.Key, err)
-	}
-	row, err := s.q.GetBlob(ctx, req.Key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownUpload, req.Key)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("media: read blob %s: %w", req.Key, err)
-	}
-	if row.OwnerID != user || row.RoomID != room || row.DeletedAt.Valid {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownUpload, req.Key)
-	}
-	if n == 0 && (clientID == "" || row.ClaimClient != clientID) {
-		return nil, fmt.Errorf("%w: %s", ErrUploadUsed, req.Key)
-	}
-	img := imageOf(row)
-	if req.Name != "" {
-		img.Name = req.Name
-	}
-	return encodeBody(img)
-}
-
-func imageOf(row rcpdb.Blob) Image {
-	return Image{Key: row.BlobKey, ContentType: row.ContentType, Name: row.Name, Size: int64(row.Size),
-		Width: int(row.Width), Height: int(row.Height), SHA256: hex.EncodeToString(row.Sha256)}
-}
-
-// sendKey names a new blob: rooms/<room>/<2 hex>/<32 hex>.<ext>. With a
-// client id the name is derived from (room, user, client id), so a retried
-// SEND finds what its first attempt stored; otherwise it is random.
-func sendKey(room, user, clientID, ext string) (string, error) {
-	var id [16]byte
-	if clientID != "" {
-		sum := sha256.Sum256([]byte("rcp-image-v1\x00" + room + "\x00" + user + "\x00" + clientID))
-		copy(id[:], sum[:])
-	} else if _, err := rand.Read(id[:]); err != nil {
-		return "", fmt.Errorf("media: random key: %w", err)
-	}
-	h := hex.EncodeToString(id[:])
-	key := "rooms/" + room + "/" + h[:2] + "/" + h + "." + ext
-	if err := blob.ValidKey(key); err != nil {
-		return "", fmt.Errorf("media: key for room %q: %w", room, err)
-	}
-	return key, nil
 }

@@ -167,12 +167,23 @@ func TestSendRetryStoresOnce(t *testing.T) {
 		if !errors.Is(err, ErrClientIDReused) {
 			t.Fatalf("other bytes under the same x-client-id: %v, want ErrClientIDReused", err)
 		}
+		gif := encodeGIF(t, 5, 5) // another format: another extension, same x-client-id
+		if _, err := f.PrepareSend(t.Context(), "r1", "alice", "c-1", base64Body(gif, "")); !errors.Is(err, ErrClientIDReused) {
+			t.Fatalf("a GIF under the PNG's x-client-id: %v, want ErrClientIDReused", err)
+		}
+		up := upload(t, f, "r1", "alice", encodePNG(t, 8, 8))
+		if _, err := f.PrepareSend(t.Context(), "r1", "alice", "c-1", keyBody(up.Key)); !errors.Is(err, ErrClientIDReused) {
+			t.Fatalf("an upload's key under a used x-client-id: %v, want ErrClientIDReused", err)
+		}
+		if _, err := f.PrepareSend(t.Context(), "r1", "alice", "c-2", keyBody(up.Key)); err != nil {
+			t.Fatalf("the upload, refused above, is still unused: %v", err)
+		}
 		other, err := f.PrepareSend(t.Context(), "r1", "bob", "c-1", base64Body(data, ""))
 		if err != nil || decodeImage(t, other).Key == decodeImage(t, first).Key {
 			t.Fatalf("bob's c-1: %s, %v; want a key of his own", other, err)
 		}
-		if n := f.store.count(t); n != 2 {
-			t.Fatalf("%d blobs stored, want 2 (alice's once, bob's)", n)
+		if n := f.store.count(t); n != 3 {
+			t.Fatalf("%d blobs stored, want 3 (alice's once, her upload, bob's)", n)
 		}
 	})
 }

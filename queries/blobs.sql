@@ -11,6 +11,13 @@ SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, dele
 FROM blobs
 WHERE blob_key = ?;
 
+-- name: GetClaimedBlob :one
+-- The image a user's x-client-id names in a room (index blobs_claim).
+SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, deleted_at,
+       width, height, name, claimed_at, claim_client
+FROM blobs
+WHERE room_id = ? AND owner_id = ? AND claim_client = ?;
+
 -- name: ClaimBlob :execrows
 -- A SEND references an upload: only the owner, only in the upload's room,
 -- only once (0 rows: see GetBlob for why).

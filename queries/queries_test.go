@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/rcp/rcp/queries/queriestest"
 	"github.com/rcp/rcp/sqlc/rcpdb"
 )
@@ -163,7 +165,7 @@ func TestBlobClaimOnce(t *testing.T) {
 	}
 	now := sql.NullTime{Time: time.Now().UTC(), Valid: true}
 	claim := func(owner, room string) int64 {
-		n, err := q.ClaimBlob(ctx, rcpdb.ClaimBlobParams{ClaimedAt: now, ClaimClient: "c1",
+		n, err := q.ClaimBlob(ctx, rcpdb.ClaimBlobParams{ClaimedAt: now, ClaimClient: sql.NullString{String: "c1", Valid: true},
 			BlobKey: "rooms/r/u1.png", OwnerID: owner, RoomID: room})
 		if err != nil {
 			t.Fatal(err)
@@ -182,8 +184,24 @@ func TestBlobClaimOnce(t *testing.T) {
 	if n := claim("alice", "r"); n != 0 {
 		t.Fatalf("second claim: %d rows, want 0", n)
 	}
+	// Unclaimed uploads (NULL claim) coexist; one x-client-id claims one.
+	err = q.InsertBlob(ctx, rcpdb.InsertBlobParams{BlobKey: "rooms/r/u2.png", RoomID: "r", OwnerID: "alice",
+		ContentType: "image/png", Size: 42, Sha256: make([]byte, 32), CreatedAt: time.Now().UTC()})
+	if err != nil {
+		t.Fatalf("second unclaimed upload: %v", err)
+	}
+	_, err = q.ClaimBlob(ctx, rcpdb.ClaimBlobParams{ClaimedAt: now, ClaimClient: sql.NullString{String: "c1", Valid: true},
+		BlobKey: "rooms/r/u2.png", OwnerID: "alice", RoomID: "r"})
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1062 {
+		t.Fatalf("a second image under x-client-id c1: %v, want duplicate key 1062", err)
+	}
+	byClaim, err := q.GetClaimedBlob(ctx, rcpdb.GetClaimedBlobParams{RoomID: "r", OwnerID: "alice", ClaimClient: sql.NullString{String: "c1", Valid: true}})
+	if err != nil || byClaim.BlobKey != "rooms/r/u1.png" {
+		t.Fatalf("image of c1: %+v, %v", byClaim, err)
+	}
 	b, err := q.GetBlob(ctx, "rooms/r/u1.png")
-	if err != nil || !b.ClaimedAt.Valid || b.ClaimClient != "c1" || b.Width != 3 || b.Height != 2 || b.Name != "ü.png" {
+	if err != nil || !b.ClaimedAt.Valid || b.ClaimClient.String != "c1" || b.Width != 3 || b.Height != 2 || b.Name != "ü.png" {
 		t.Fatalf("blob after claim: %+v, %v", b, err)
 	}
 }

@@ -20,7 +20,7 @@ WHERE blob_key = ? AND owner_id = ? AND room_id = ?
 
 type ClaimBlobParams struct {
 	ClaimedAt   sql.NullTime
-	ClaimClient string
+	ClaimClient sql.NullString
 	BlobKey     string
 	OwnerID     string
 	RoomID      string
@@ -70,6 +70,41 @@ func (q *Queries) GetBlob(ctx context.Context, blobKey string) (Blob, error) {
 	return i, err
 }
 
+const getClaimedBlob = `-- name: GetClaimedBlob :one
+SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, deleted_at,
+       width, height, name, claimed_at, claim_client
+FROM blobs
+WHERE room_id = ? AND owner_id = ? AND claim_client = ?
+`
+
+type GetClaimedBlobParams struct {
+	RoomID      string
+	OwnerID     string
+	ClaimClient sql.NullString
+}
+
+// The image a user's x-client-id names in a room (index blobs_claim).
+func (q *Queries) GetClaimedBlob(ctx context.Context, arg GetClaimedBlobParams) (Blob, error) {
+	row := q.db.QueryRowContext(ctx, getClaimedBlob, arg.RoomID, arg.OwnerID, arg.ClaimClient)
+	var i Blob
+	err := row.Scan(
+		&i.BlobKey,
+		&i.RoomID,
+		&i.OwnerID,
+		&i.ContentType,
+		&i.Size,
+		&i.Sha256,
+		&i.CreatedAt,
+		&i.DeletedAt,
+		&i.Width,
+		&i.Height,
+		&i.Name,
+		&i.ClaimedAt,
+		&i.ClaimClient,
+	)
+	return i, err
+}
+
 const insertBlob = `-- name: InsertBlob :exec
 INSERT INTO blobs (blob_key, room_id, owner_id, content_type, size, sha256, width, height, name,
                    created_at, claimed_at, claim_client)
@@ -88,7 +123,7 @@ type InsertBlobParams struct {
 	Name        string
 	CreatedAt   time.Time
 	ClaimedAt   sql.NullTime
-	ClaimClient string
+	ClaimClient sql.NullString
 }
 
 // An image stored in the blob store: claimed_at is set when the SEND that

@@ -266,7 +266,7 @@ type Blob struct {
 	Height      uint32
 	Name        string
 	ClaimedAt   sql.NullTime
-	ClaimClient string
+	ClaimClient sql.NullString
 }
 
 type Device struct {
