@@ -49,8 +49,11 @@ func bench(ctx context.Context, c *config) (*report, error) {
 	start, end := int64(0), int64(0)
 	if c.Duration > 0 && len(senders) > 0 {
 		c.logf("sending from %d connections for %s", len(senders), c.Duration)
+		peak, stopPeak := samplePeakRSS(p)
 		start, end = sendPhase(ctx, c, t, senders)
 		drain(ctx, c, t)
+		stopPeak()
+		rep.PeakRSS = peak
 	}
 	last, err := p.take(ctx)
 	if err != nil {

@@ -46,7 +46,8 @@ type report struct {
 	Receipt summary `json:"receiptLatencyMs"` // SEND written → RECEIPT read
 	Lag     summary `json:"scheduleLagMs"`    // how late SENDs left against the schedule
 
-	Resources *resources `json:"resources,omitempty"`
+	Resources *resources       `json:"resources,omitempty"`
+	PeakRSS   map[string]int64 `json:"peakRssBytes,omitempty"` // sampled every 20 ms over send and drain
 }
 
 func (r *report) fill(c *config, t *tracker, start, end int64, senders int) {
@@ -108,6 +109,9 @@ func (r *report) print(w io.Writer) error {
 	fmt.Fprintf(w, "setup      %.1fs  connections closed early %d\n", r.SetupSeconds, r.ConnsClosed)
 	if r.Resources != nil {
 		r.Resources.print(w)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.PeakRSS)) {
+		fmt.Fprintf(w, "peak rss   %-9s %.1f MiB during send and drain\n", name, float64(r.PeakRSS[name])/(1<<20))
 	}
 	for _, msg := range slices.Sorted(maps.Keys(r.Errors)) {
 		fmt.Fprintf(w, "error      %d × %s\n", r.Errors[msg], msg)

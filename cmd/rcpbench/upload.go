@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,7 +151,8 @@ func (r *uploadReport) print(w io.Writer) error {
 	fmt.Fprintf(w, "uploads    %d uploaders × %d-byte images for %.1fs: %d ok (%.1f/s, %.1f MB/s), failed %v\n",
 		r.Uploaders, r.ImageBytes, r.Seconds, r.OK, r.PerSec, r.MBPerSec, r.Failed)
 	fmt.Fprintf(w, "latency    p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms\n", r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max)
-	for name, peak := range r.PeakRSS {
+	for _, name := range slices.Sorted(maps.Keys(r.PeakRSS)) {
+		peak := r.PeakRSS[name]
 		fmt.Fprintf(w, "memory     %-9s rss before %.1f MiB, peak %.1f MiB; cpu %.2f s\n", name,
 			float64(r.RSSBefore[name])/(1<<20), float64(peak)/(1<<20), r.CPUSeconds[name])
 	}
