@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rcp/rcp/ackpending"
+	"github.com/rcp/rcp/broker"
 )
 
 type claimReply struct {
@@ -97,5 +98,86 @@ func TestDoneReschedulesOnlyUnderItsLease(t *testing.T) {
 	e.rdb.ZAdd(t.Context(), k.Due(), redis.Z{Score: float64(c.leaseUntil), Member: "r1"})
 	if r := done(c.leaseUntil, head, 5, -1); r[1] != 1 || e.dueScore("r1") != -1 {
 		t.Fatalf("nothing pending: %v, score %d, want gone", r, e.dueScore("r1"))
+	}
+}
+
+func TestSweepSettlesRoomsThatNeedNoPass(t *testing.T) {
+	e := newEnv(t, time.Second, 1)
+	k := e.b.KeysFor("acked")
+	rooms := []string{"acked", "pending", "pushed", "foreign", "quiet", "gone"}
+	for _, r := range rooms[:5] {
+		e.room(r, "alice", "bob")
+	}
+	sent := map[string]string{}
+	for _, r := range []string{"acked", "pending", "pushed", "foreign"} {
+		sent[r] = e.send(r, "alice", "x").ID
+	}
+	if _, err := e.b.Ack(t.Context(), "acked", "bob", sent["acked"]); err != nil {
+		t.Fatal(err)
+	}
+	// Pushed before (delivery count 2, idle reset).
+	if err := e.rdb.XClaim(t.Context(), &redis.XClaimArgs{Stream: k.Room("pushed"), Group: "u:bob",
+		Consumer: "u:bob", Messages: []string{sent["pushed"]}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	idMs := func(r string) int64 {
+		id, err := broker.ParseID(sent[r])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(id.Ms)
+	}
+	sweep := func(minIdle time.Duration) []string {
+		t.Helper()
+		for _, r := range rooms {
+			e.rdb.ZAdd(t.Context(), k.Due(), redis.Z{Score: 0, Member: r})
+		}
+		c := claimRooms(t, e, k.Due(), 10, 10*time.Second)
+		if len(c.rooms) != len(rooms) {
+			t.Fatalf("claim %+v", c)
+		}
+		// "foreign": another claim holds it now.
+		e.rdb.ZAdd(t.Context(), k.Due(), redis.Z{Score: 7, Member: "foreign"})
+		keys := []string{k.Due()}
+		args := []any{c.leaseUntil, minIdle.Milliseconds()}
+		for _, r := range rooms {
+			keys = append(keys, k.Room(r))
+			args = append(args, r)
+		}
+		kept, err := e.rdb.FCall(t.Context(), "rcpesc_sweep", keys, args...).StringSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []string{"acked", "quiet", "gone"} {
+			if s := e.dueScore(r); s != -1 {
+				t.Fatalf("nothing pending in %s, still scheduled at %d", r, s)
+			}
+		}
+		if s := e.dueScore("foreign"); s != 7 {
+			t.Fatalf("a room held by another claim was changed: %d", s)
+		}
+		return kept
+	}
+
+	// Every pending entry younger than the threshold: back when the oldest
+	// could be due, no pass.
+	if kept := sweep(time.Minute); len(kept) != 0 {
+		t.Fatalf("kept %v, want none", kept)
+	}
+	for _, r := range []string{"pending", "pushed"} {
+		if s, want := e.dueScore(r), idMs(r)+60_000; s != want {
+			t.Fatalf("%s rescheduled at %d, want its entry's id time + 1 min = %d", r, s, want)
+		}
+	}
+	// Old enough to be due: a pass, whatever the entry's idle time.
+	time.Sleep(30 * time.Millisecond)
+	if kept := sweep(20 * time.Millisecond); !slices.Equal(kept, []string{"pending", "pushed"}) {
+		t.Fatalf("kept %v, want the rooms with entries old enough", kept)
+	}
+
+	// The next send puts a swept room back on the schedule.
+	e.send("acked", "bob", "y")
+	if s := e.dueScore("acked"); s == -1 {
+		t.Fatal("swept room not rescheduled by a send")
 	}
 }

@@ -153,7 +153,9 @@ func (e *Escalator) runPartition(ctx context.Context, k broker.Keys, wg *sync.Wa
 			continue
 		}
 		backoff = e.cfg.Poll
-		for _, r := range c.rooms {
+		kept := e.sweep(ctx, k, c)
+		e.release(len(c.rooms) - len(kept))
+		for _, r := range kept {
 			e.m.observeLag(e.m.claimLag, time.Duration(c.now-r.due)*time.Millisecond)
 			wg.Add(1)
 			go func() {
@@ -238,6 +240,47 @@ func (e *Escalator) claim(ctx context.Context, k broker.Keys, n int) (claimResul
 		c.rooms = append(c.rooms, claimedRoom{room: room, due: asInt(res[i+1])})
 	}
 	return c, nil
+}
+
+// sweep settles in one call the claimed rooms that need no pass, the
+// common case when members are online and acknowledge: nobody has a
+// pending entry (the room leaves the schedule), or every pending entry is
+// younger than the smaller threshold (the room comes back when the oldest
+// could be due). It returns the rooms that need a pass; on an error, all
+// of them.
+func (e *Escalator) sweep(ctx context.Context, k broker.Keys, c claimResult) []claimedRoom {
+	if len(c.rooms) == 0 {
+		return nil
+	}
+	keys := make([]string, 1, 1+len(c.rooms))
+	keys[0] = k.Due()
+	args := make([]any, 2, 2+len(c.rooms))
+	args[0], args[1] = c.leaseUntil, min(e.cfg.OfflineGrace, e.cfg.AckTimeout).Milliseconds()
+	for _, r := range c.rooms {
+		keys = append(keys, k.Room(r.room))
+		args = append(args, r.room)
+	}
+	res, err := e.rdb.FCall(ctx, "rcpesc_sweep", keys, args...).StringSlice()
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("escalation sweep failed; every claimed room gets a pass", "partition", k.Partition, "err", err)
+		}
+		return c.rooms
+	}
+	need := make(map[string]bool, len(res))
+	for _, room := range res {
+		need[room] = true
+	}
+	kept := make([]claimedRoom, 0, len(res))
+	for _, r := range c.rooms {
+		if need[r.room] {
+			kept = append(kept, r)
+		} else {
+			e.m.observeLag(e.m.claimLag, time.Duration(c.now-r.due)*time.Millisecond)
+		}
+	}
+	e.m.swept.Add(float64(len(c.rooms) - len(kept)))
+	return kept
 }
 
 func asInt(v any) int64 {

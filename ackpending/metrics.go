@@ -14,6 +14,7 @@ type Metrics struct {
 	removed  prometheus.Counter
 	notified prometheus.Counter
 	rooms    prometheus.Counter
+	swept    prometheus.Counter
 	lag      prometheus.Histogram
 	claimLag prometheus.Histogram
 }
@@ -37,6 +38,10 @@ func NewMetrics() *Metrics {
 		rooms: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rcp_escalation_rooms_total", Help: "Room passes of the escalator.",
 		}),
+		swept: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rcp_escalation_rooms_swept_total",
+			Help: "Claimed rooms settled without a pass: nobody had a pending entry, or none old enough to be due.",
+		}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "rcp_escalation_lag_seconds",
 			Help:    "From the moment a (user, room) became due (delivery + offline grace or ack timeout) to FCM's acceptance.",
@@ -52,7 +57,7 @@ func NewMetrics() *Metrics {
 
 // Collectors lists the collectors to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.sent, m.failed, m.removed, m.notified, m.rooms, m.lag, m.claimLag}
+	return []prometheus.Collector{m.sent, m.failed, m.removed, m.notified, m.rooms, m.swept, m.lag, m.claimLag}
 }
 
 func (m *Metrics) observeLag(h prometheus.Histogram, d time.Duration) {

@@ -7,7 +7,7 @@
 -- Bump LIBRARY_VERSION whenever this file changes: rcpd loads the library
 -- (FUNCTION LOAD REPLACE) when the version on the server differs.
 
-local LIBRARY_VERSION = '4'
+local LIBRARY_VERSION = '7'
 
 -- How long a room's pushed cursors live after their last change (30 days).
 local PUSHED_TTL_MS = 30 * 24 * 3600 * 1000
@@ -52,6 +52,92 @@ local function claim(keys, args)
     out[3] = tonumber(first[2])
   end
   return out
+end
+
+-- oldest_pending reads how a room's ledger stands without reading any
+-- member's entries: one XINFO GROUPS (pending count per group), then an
+-- XPENDING summary of each group with pending entries for its smallest id.
+-- Returns true and the millisecond part of the oldest pending id of the
+-- room (nil: nobody has a pending entry, or the stream does not exist), or
+-- false when the ledger could not be read.
+local function oldest_pending(room_key)
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', room_key)
+  if not ok then
+    return string.find(tostring(groups['err'] or groups), 'no such key') ~= nil, nil
+  end
+  local oldest = nil
+  for _, g in ipairs(groups) do
+    local name, pending = nil, 0
+    for j = 1, #g - 1, 2 do
+      if g[j] == 'name' then
+        name = g[j + 1]
+      elseif g[j] == 'pending' then
+        pending = tonumber(g[j + 1])
+      end
+    end
+    if pending > 0 then
+      local summary = redis.call('XPENDING', room_key, name)
+      local ms = tonumber(string.match(summary[2] or '', '^(%d+)-'))
+      if not ms then
+        return false, nil
+      end
+      if not oldest or ms < oldest then
+        oldest = ms
+      end
+    end
+  end
+  return true, oldest
+end
+
+-- sweep: KEYS due, room1 … roomN (streams); ARGV lease_until, min_idle ms,
+-- id1 … idN. Settles, atomically with reading their ledgers, the rooms
+-- just claimed that need no pass:
+-- - nobody has a pending entry: the room leaves the schedule (the next
+--   send puts it back with ZADD NX);
+-- - every pending entry is younger than min_idle by its id: none can be
+--   due before oldest id + min_idle (an entry becomes pending when it is
+--   added, or later when a lagging group reads it, and a push resets its
+--   idle time, so its idle never exceeds its id's age), and the room is
+--   rescheduled then.
+-- The other rooms the caller still holds (score = lease_until) are
+-- returned for a full pass (rcpesc_scan … rcpesc_done), and so are those
+-- whose ledger could not be read. Rooms another claim took meanwhile are
+-- neither changed nor returned: their holder makes the pass.
+-- Returns {kept room, ...}.
+local function sweep(keys, args)
+  local due, lease_until, min_idle = keys[1], tonumber(args[1]), tonumber(args[2])
+  local rooms = {}
+  for i = 2, #keys do
+    rooms[#rooms + 1] = args[i + 1]
+  end
+  if #rooms == 0 then
+    return {}
+  end
+  local now = now_ms()
+  local scores = redis.call('ZMSCORE', due, unpack(rooms))
+  local kept, drop, later = {}, {}, {}
+  for i, room in ipairs(rooms) do
+    if scores[i] and tonumber(scores[i]) == lease_until then
+      local ok, oldest = oldest_pending(keys[i + 1])
+      if not ok then
+        kept[#kept + 1] = room
+      elseif not oldest then
+        drop[#drop + 1] = room
+      elseif oldest + min_idle > now then
+        later[#later + 1] = math.min(oldest, now) + min_idle
+        later[#later + 1] = room
+      else
+        kept[#kept + 1] = room
+      end
+    end
+  end
+  if #drop > 0 then
+    redis.call('ZREM', due, unpack(drop))
+  end
+  if #later > 0 then
+    redis.call('ZADD', due, unpack(later))
+  end
+  return kept
 end
 
 -- scan_member reads one member's ledger: total pending, and the entries
@@ -212,6 +298,7 @@ local function version()
 end
 
 redis.register_function('rcpesc_claim', claim)
+redis.register_function('rcpesc_sweep', sweep)
 redis.register_function('rcpesc_scan', scan)
 redis.register_function('rcpesc_done', done)
 redis.register_function('rcpesc_devices_fill', devices_fill)

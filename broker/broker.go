@@ -93,18 +93,33 @@ type SendResult struct {
 // Send appends a message with one Function call: once it returns, every
 // member has a pending entry (the sender's own is acknowledged).
 func (b *Broker) Send(ctx context.Context, r SendRequest) (SendResult, error) {
+	keys, args, err := b.sendCall(r)
+	if err != nil {
+		return SendResult{}, err
+	}
+	return sendResult(r, b.fcallOnce(ctx, "rcp_send", keys, args...))
+}
+
+// sendCall checks r and returns the keys and arguments of its rcp_send.
+func (b *Broker) sendCall(r SendRequest) ([]string, []any, error) {
 	if !ValidID(r.Room) || !ValidID(r.Sender) {
-		return SendResult{}, fmt.Errorf("send to %q as %q: %w", r.Room, r.Sender, ErrBadID)
+		return nil, nil, fmt.Errorf("send to %q as %q: %w", r.Room, r.Sender, ErrBadID)
 	}
 	if r.ClientID != "" && !ValidID(r.ClientID) {
-		return SendResult{}, fmt.Errorf("client id %q: %w", r.ClientID, ErrBadID)
+		return nil, nil, fmt.Errorf("client id %q: %w", r.ClientID, ErrBadID)
 	}
 	k := b.KeysFor(r.Room)
 	// Without a client id the dedup key is unused, yet named: it keeps the
 	// key list in one slot.
 	keys := []string{k.Room(r.Room), k.Members(r.Room), k.Feed(), k.Heads(), k.Due(), k.Dedup(r.Room, r.ClientID)}
-	res, err := b.fcallOnce(ctx, "rcp_send", keys, r.Room, r.Sender, r.Type, r.Body, r.ClientID,
-		b.cfg.OfflineGrace.Milliseconds(), b.cfg.FeedMaxLen, int64(b.cfg.DedupTTL.Seconds())).Slice()
+	args := []any{r.Room, r.Sender, r.Type, r.Body, r.ClientID,
+		b.cfg.OfflineGrace.Milliseconds(), b.cfg.FeedMaxLen, int64(b.cfg.DedupTTL.Seconds())}
+	return keys, args, nil
+}
+
+// sendResult reads the reply of an rcp_send call.
+func sendResult(r SendRequest, cmd *redis.Cmd) (SendResult, error) {
+	res, err := cmd.Slice()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "NOTMEMBER") {
 			return SendResult{}, fmt.Errorf("send to %s as %s: %w", r.Room, r.Sender, ErrNotMember)
@@ -125,6 +140,14 @@ func (b *Broker) Send(ctx context.Context, r SendRequest) (SendResult, error) {
 // twice stores the message twice. The error reaches the client instead,
 // which retries with its x-client-id (deduplicated by the Function).
 func (b *Broker) fcallOnce(ctx context.Context, function string, keys []string, args ...any) *redis.Cmd {
+	cmd := fcallCmd(ctx, function, keys, args)
+	_ = b.rdb.Process(ctx, noRetryCmd{cmd})
+	return cmd
+}
+
+// fcallCmd builds an FCALL command (first key at position 3, for Cluster
+// routing).
+func fcallCmd(ctx context.Context, function string, keys []string, args []any) *redis.Cmd {
 	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
 	cmdArgs = append(cmdArgs, "fcall", function, len(keys))
 	for _, k := range keys {
@@ -132,7 +155,6 @@ func (b *Broker) fcallOnce(ctx context.Context, function string, keys []string, 
 	}
 	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
 	cmd.SetFirstKeyPos(3)
-	_ = b.rdb.Process(ctx, noRetryCmd{cmd})
 	return cmd
 }
 
