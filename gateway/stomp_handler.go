@@ -50,6 +50,7 @@ func DefaultSTOMPConfig() STOMPConfig {
 type STOMPHandler struct {
 	auth   *Verifier
 	broker *broker.Broker
+	sender sender // writes SENDs: broker, or a broker.Sender (SetSender)
 	router *Router
 	cfg    STOMPConfig
 	log    *slog.Logger
@@ -60,8 +61,18 @@ type STOMPHandler struct {
 
 // NewSTOMPHandler returns the stomp.Handler of rcpd.
 func NewSTOMPHandler(auth *Verifier, b *broker.Broker, r *Router, cfg STOMPConfig, log *slog.Logger) *STOMPHandler {
-	return &STOMPHandler{auth: auth, broker: b, router: r, cfg: cfg, log: log}
+	return &STOMPHandler{auth: auth, broker: b, sender: b, router: r, cfg: cfg, log: log}
 }
+
+// sender is what writes a message: Broker.Send, or a broker.Sender that
+// shares pipelines among connections.
+type sender interface {
+	Send(context.Context, broker.SendRequest) (broker.SendResult, error)
+}
+
+// SetSender makes SENDs go through s (running its Run) instead of one
+// Redis round trip of their own each. Call before serving.
+func (h *STOMPHandler) SetSender(s *broker.Sender) { h.sender = s }
 
 // session is what a connection carries for the handler.
 type session struct {
@@ -122,7 +133,7 @@ func (h *STOMPHandler) Send(ctx context.Context, c *stomp.Conn, f *stomp.Frame) 
 	if err != nil {
 		return nil, h.bodyRefusal(err, room)
 	}
-	res, err := h.broker.Send(ctx, broker.SendRequest{Room: room, Sender: s.principal.UserID, Type: typ, Body: body, ClientID: cid})
+	res, err := h.sender.Send(ctx, broker.SendRequest{Room: room, Sender: s.principal.UserID, Type: typ, Body: body, ClientID: cid})
 	if err != nil {
 		return nil, h.brokerError(err, room)
 	}

@@ -111,14 +111,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	wg.Add(2)
+	sender := d.broker.NewSender(broker.SenderConfig{}) // SENDs of all connections share pipelines
+	wg.Add(3)
 	go func() { defer wg.Done(); acker.Run(bg) }()
+	go func() { defer wg.Done(); sender.Run(bg) }()
 	go func() { defer wg.Done(); fan.Run(bg, router.Dispatch) }()
 
 	m := metrics.New()
 	scfg := gateway.DefaultSTOMPConfig()
 	scfg.SendRate, scfg.SendBurst = rate.Limit(cfg.SendRate), cfg.SendBurst
 	handler := gateway.NewSTOMPHandler(d.verifier, d.broker, router, scfg, log)
+	handler.SetSender(sender)
 	history, syncer := gateway.NewHistory(d.broker, d.db), gateway.NewSyncer(d.broker, d.db)
 	handler.SetSync(syncer, history)
 	syncAPI := gateway.NewSyncAPI(syncer, history, d.verifier, log)
