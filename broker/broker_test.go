@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,42 +185,62 @@ func TestBacklogHasNoSideEffectOnDeliveryCount(t *testing.T) {
 	}
 }
 
+// TestFanoutDeliversInOrder: entries of rooms in many partitions, sent
+// concurrently, all come out of the fan-out, each room's in stream order.
 func TestFanoutDeliversInOrder(t *testing.T) {
 	b := newBroker(t)
-	mustJoin(t, b, "r6", "alice", "bob")
-	mustJoin(t, b, "r7", "alice", "bob")
+	rooms := make([]string, 12)
+	parts := map[int]bool{}
+	for i := range rooms {
+		rooms[i] = fmt.Sprintf("r%d", 6+i)
+		mustJoin(t, b, rooms[i], "alice", "bob")
+		parts[broker.Partition(rooms[i], b.Partitions())] = true
+	}
+	if len(parts) < 4 {
+		t.Fatalf("rooms fall in %d partitions; the test wants several", len(parts))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan broker.Entry, 100)
+	const perRoom = 25
+	got := make(chan broker.Entry, len(rooms)*perRoom)
 	done := make(chan struct{})
 	f, err := b.NewFanout(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { f.Run(ctx, func(e broker.Entry) { got <- e }); close(done) }()
-	want := map[string][]int64{}
-	for i := 0; i < 20; i++ {
-		room := []string{"r6", "r7"}[i%2]
-		res, err := b.Send(context.Background(), broker.SendRequest{Room: room, Sender: "alice", Type: "text", Body: []byte(`{}`)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[room] = append(want[room], res.Seq)
+	var wg sync.WaitGroup
+	for _, room := range rooms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perRoom {
+				if _, err := b.Send(context.Background(), broker.SendRequest{Room: room, Sender: "alice", Type: "text", Body: []byte(`{}`)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
 	}
+	wg.Wait()
 	seen := map[string][]int64{}
-	timeout := time.After(5 * time.Second)
-	for n := 0; n < 20; n++ {
+	timeout := time.After(10 * time.Second)
+	for n := 0; n < len(rooms)*perRoom; n++ {
 		select {
 		case e := <-got:
 			seen[e.Room] = append(seen[e.Room], e.Seq)
 		case <-timeout:
-			t.Fatalf("fan-out delivered %d of 20: %v", n, seen)
+			t.Fatalf("fan-out delivered %d of %d", n, len(rooms)*perRoom)
 		}
 	}
 	cancel()
 	<-done
-	for room, seqs := range want {
-		if fmt.Sprint(seen[room]) != fmt.Sprint(seqs) {
-			t.Fatalf("room %s order %v want %v", room, seen[room], seqs)
+	for _, room := range rooms {
+		want := make([]int64, perRoom)
+		for i := range want {
+			want[i] = int64(i + 1)
+		}
+		if fmt.Sprint(seen[room]) != fmt.Sprint(want) {
+			t.Fatalf("room %s: seqs %v, want 1..%d in order", room, seen[room], perRoom)
 		}
 	}
 }
