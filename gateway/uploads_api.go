@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strings"
 
 	"github.com/rcp/rcp/broker"
 	"github.com/rcp/rcp/media"
@@ -91,7 +92,7 @@ func uploadSource(r *http.Request, body io.Reader) (io.Reader, int64, string, er
 			return nil, 0, "", fmt.Errorf("multipart body: %w", err)
 		}
 		if part.FormName() == "file" {
-			return part, -1, part.FileName(), nil
+			return part, -1, baseName(part.FileName()), nil
 		}
 	}
 }
@@ -121,4 +122,13 @@ func (a *UploadAPI) internal(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	a.log.ErrorContext(r.Context(), "upload API", "path", r.URL.Path, "error", err)
 	writeError(w, http.StatusInternalServerError, "internal", "internal error; see the server log")
+}
+
+// baseName drops the directories some browsers put before a file name
+// ("C:\\fakepath\\a.png"); the name is then checked like any other.
+func baseName(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		return name[i+1:]
+	}
+	return name
 }

@@ -3,8 +3,10 @@
 // dimensions from the header, size and decompression-bomb limits), the
 // image message body (ParseImageSend: the SEND form with base64 data or the
 // key of a direct upload), storing the checked bytes in the blob store
-// before a message refers to them, and their delivery to clients (URLs, and
-// inline data for old clients).
+// before a message refers to them (Service.PrepareSend, Service.Upload, the
+// blobs table with its one-time claims), their delivery to clients
+// (Service.Deliverable: URLs, and inline data for old clients) and their
+// deletion by the rooms' media retention (Service.ExpireBlobs).
 //
 // Only PNG, JPEG, GIF and WebP are accepted. Nothing here trusts a
 // client's declared content type or file name: Inspect looks at the bytes.
