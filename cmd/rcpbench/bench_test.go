@@ -65,9 +65,12 @@ func TestBenchAgainstRcpd(t *testing.T) {
 		Ack: "client-individual", Offered: 50, Sent: 50, Receipted: 50, Expected: 100, Delivered: 100, Acks: 100}
 	got := rep
 	got.Errors, got.SetupSeconds, got.SendSeconds, got.SendsPerSec, got.DeliveriesPerSec = nil, 0, 0, 0, 0
-	got.Latency, got.Receipt, got.Lag, got.Resources = summary{}, summary{}, summary{}, nil
+	got.Latency, got.Receipt, got.Lag, got.Resources, got.PeakRSS = summary{}, summary{}, summary{}, nil, nil
 	if fmt.Sprint(got) != fmt.Sprint(want) || len(rep.Errors) != 0 {
 		t.Fatalf("report\n%+v\nwant\n%+v\nerrors %v\nrcpd:\n%s", got, want, rep.Errors, s.log)
+	}
+	if rep.PeakRSS["rcpbench"] <= 0 {
+		t.Fatalf("peak RSS of rcpbench not sampled: %v", rep.PeakRSS)
 	}
 	if rep.Latency.Count != 100 || rep.Receipt.Count != 50 || rep.Lag.Count != 50 || rep.Latency.Max <= 0 {
 		t.Fatalf("latency %+v receipt %+v lag %+v", rep.Latency, rep.Receipt, rep.Lag)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/rcp/rcp/media"
@@ -31,5 +32,33 @@ func TestImageBodies(t *testing.T) {
 	}
 	if id, ns, ok := parseBody(makeBody(7, 99, 64)); !ok || id != 7 || ns != 99 {
 		t.Fatalf("parseBody of a text: %d %d %v", id, ns, ok)
+	}
+}
+
+// TestImagesAgainstRcpd: the image SEND mode delivers every image to every
+// member, and the upload mode reports only successful uploads, against a
+// real rcpd with a disk blob store.
+func TestImagesAgainstRcpd(t *testing.T) {
+	blobs := t.TempDir()
+	s := startRcpd(t, "RCP_BLOB_DIR="+blobs, "RCP_BLOB_URL_SECRET=rcpbench-test-secret-0123")
+	rep := runBench(t, s, "--run-id", "img", "--rooms", "2", "--members", "2", "--messages", "8",
+		"--rate", "0", "--duration", "20s", "--window", "2", "--image-bytes", "20000")
+	if rep.Sent != 8 || rep.Receipted != 8 || rep.Delivered != 16 || rep.Lost != 0 || rep.Unexpected != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("image run: sent %d receipted %d delivered %d lost %d unexpected %d errors %v\nrcpd:\n%s",
+			rep.Sent, rep.Receipted, rep.Delivered, rep.Lost, rep.Unexpected, rep.Errors, s.log)
+	}
+	var out strings.Builder
+	err := run(t.Context(), []string{"--url", "ws://" + s.addr + "/ws", "--jwt-secret", testSecret, "--quiet",
+		"--run-id", "up", "--uploads", "2", "--image-bytes", "20000", "--duration", "1s"}, &out)
+	if err != nil {
+		t.Fatalf("uploads: %v\nrcpd:\n%s", err, s.log)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var up uploadReport
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &up); err != nil {
+		t.Fatalf("upload report: %v\n%s", err, out.String())
+	}
+	if up.OK < 2 || len(up.Failed) != 0 || up.MBPerSec <= 0 || int64(up.Latency.Count) != up.OK {
+		t.Fatalf("upload report %+v", up)
 	}
 }
