@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +12,8 @@ import (
 	"time"
 
 	"github.com/rcp/rcp/archiver/blob"
+	"github.com/rcp/rcp/archiver/blob/blobtest"
 )
-
-var testSecret = []byte("disk-store-test-secret-0123456789")
 
 // diskUnderTest remembers the temp dir around the store, so count can see
 // anything written outside the store's directory too.
@@ -24,22 +22,12 @@ type diskUnderTest struct {
 	base, dir string
 }
 
+// newDisk is a disk store in a temp dir (blobtest.Disk: an httptest server
+// serves its URLs).
 func newDisk(t *testing.T) *diskUnderTest {
 	t.Helper()
-	base := t.TempDir()
-	dir := filepath.Join(base, "store")
-	srv := httptest.NewUnstartedServer(nil)
-	s, err := blob.NewDiskStore(dir, "http://"+srv.Listener.Addr().String(), testSecret)
-	if err != nil {
-		t.Fatalf("NewDiskStore: %v", err)
-	}
-	srv.Config.Handler = s.Handler()
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		_ = s.Close()
-	})
-	return &diskUnderTest{DiskStore: s, base: base, dir: dir}
+	s, dir := blobtest.Disk(t)
+	return &diskUnderTest{DiskStore: s, base: filepath.Dir(dir), dir: dir}
 }
 
 // countFiles counts every non-directory under the test's temp dir: stored
