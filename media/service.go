@@ -112,6 +112,9 @@ func New(store blob.Store, db *sql.DB, cfg Config, log *slog.Logger) (*Service, 
 		cache: newCache(cfg.CacheBytes), log: log, now: time.Now}, nil
 }
 
+// Ping checks that the blob store answers (readiness).
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
 // Config returns the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
 

@@ -53,6 +53,9 @@ type Store interface {
 	// URL returns a URL that serves the blob to a plain HTTP GET until ttl
 	// has passed, and is refused (403) when any part of it is altered.
 	URL(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// Ping checks that the store answers (readiness): the bucket exists and
+	// the credentials are accepted, or the directory is there.
+	Ping(ctx context.Context) error
 }
 
 // DefaultContentType is stored when Put is given an empty content type.

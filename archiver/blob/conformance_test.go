@@ -36,12 +36,19 @@ func runConformance(t *testing.T, h harness) {
 		{"URL", testURL},
 		{"URLTampered", testURLTampered},
 		{"URLExpired", testURLExpired},
+		{"Ping", testPing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, h)
 		})
+	}
+}
+
+func testPing(t *testing.T, h harness) {
+	if err := h.newStore(t).Ping(ctxT(t)); err != nil {
+		t.Fatalf("Ping of a working store: %v", err)
 	}
 }
 

@@ -218,6 +218,18 @@ type readCloser struct {
 	io.Closer
 }
 
+// Ping implements Store: the objects directory is there and is a directory.
+func (s *DiskStore) Ping(context.Context) error {
+	fi, err := s.root.Stat(diskObjects)
+	if err != nil {
+		return fmt.Errorf("blob: disk store: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("blob: disk store: %s is not a directory", diskObjects)
+	}
+	return nil
+}
+
 // Delete implements Store. Emptied directories are left in place (removing
 // them would race with a concurrent Put into them).
 func (s *DiskStore) Delete(ctx context.Context, key string) error {

@@ -155,3 +155,14 @@ func TestNewDiskStoreShortSecret(t *testing.T) {
 		t.Fatal("NewDiskStore accepted a 5-byte secret")
 	}
 }
+
+// TestDiskStorePingMissingDir: readiness fails when the directory is gone.
+func TestDiskStorePingMissingDir(t *testing.T) {
+	s := newDisk(t)
+	if err := os.RemoveAll(filepath.Join(s.dir, "objects")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctxT(t)); err == nil {
+		t.Fatal("Ping succeeded without the objects directory")
+	}
+}

@@ -103,6 +103,14 @@ func (s *S3Store) EnsureBucket(ctx context.Context) error {
 	return nil
 }
 
+// Ping implements Store: HeadBucket.
+func (s *S3Store) Ping(ctx context.Context) error {
+	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket}); err != nil {
+		return fmt.Errorf("blob: head bucket %q: %w", s.bucket, err)
+	}
+	return nil
+}
+
 // isNotFound: the S3 error for a missing object or bucket (HEAD responses
 // carry no error code, only the 404).
 func isNotFound(err error) bool {

@@ -61,3 +61,14 @@ func TestS3StoreURLRefusalReasons(t *testing.T) {
 		t.Errorf("expired URL: %d %.300s, want 403 AccessDenied \"Request has expired\"", code, body)
 	}
 }
+
+// TestS3StorePingMissingBucket: readiness fails when the bucket is gone.
+func TestS3StorePingMissingBucket(t *testing.T) {
+	s, err := blob.NewS3Store(ctxT(t), blobtest.NewBucketConfig(t)) // never created
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctxT(t)); err == nil {
+		t.Fatal("Ping succeeded on a bucket that does not exist")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime/multipart"
+	"net/http"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -310,5 +311,27 @@ func TestImageStompJS(t *testing.T) {
 			t.Fatalf("message %d %+v, receipt %+v", i, m, r)
 		}
 		checkImage(t, "stompjs "+images[i].Name, decodeImageBody(t, []byte(m.Body)), wants[i])
+	}
+}
+
+// TestImageStoreInReadiness: /readyz reports the blob store; it goes 503
+// when the disk store's directory is gone and back to 200 when it returns.
+func TestImageStoreInReadiness(t *testing.T) {
+	ie, dir := diskImageEnv(t)
+	if got := ie.n.readyz(); got != http.StatusOK {
+		t.Fatalf("readyz %d with the store in place", got)
+	}
+	objects := filepath.Join(dir, "objects")
+	if err := os.Rename(objects, objects+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ie.n.readyz(); got != http.StatusServiceUnavailable {
+		t.Fatalf("readyz %d without the store's directory, want 503", got)
+	}
+	if err := os.Rename(objects+".away", objects); err != nil {
+		t.Fatal(err)
+	}
+	if got := ie.n.readyz(); got != http.StatusOK {
+		t.Fatalf("readyz %d with the store back", got)
 	}
 }

@@ -169,7 +169,8 @@ func stompConfig(cfg config, log *slog.Logger, m *metrics.Metrics) stomp.Config 
 	return sc
 }
 
-// readyz answers 200 while serving and both stores answer within a second.
+// readyz answers 200 while serving and Redis, MySQL and the blob store (if
+// any) answer within a second.
 func readyz(ready *atomic.Bool, d *deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
@@ -185,6 +186,12 @@ func readyz(ready *atomic.Bool, d *deps) http.HandlerFunc {
 		if err := d.db.PingContext(ctx); err != nil {
 			http.Error(w, "not ready: mysql: "+err.Error(), http.StatusServiceUnavailable)
 			return
+		}
+		if d.media != nil {
+			if err := d.media.Ping(ctx); err != nil {
+				http.Error(w, "not ready: blob store: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ready")
 	}
