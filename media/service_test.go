@@ -364,3 +364,20 @@ func mustJSON(t *testing.T, img Image) []byte {
 	}
 	return b
 }
+
+// TestDatabaseDownStoresNothing: when the blobs row cannot be written (the
+// database is gone), the SEND fails as the server's fault, not the
+// client's, and the bytes already put are deleted again.
+func TestDatabaseDownStoresNothing(t *testing.T) {
+	each(t, func(t *testing.T, newStore func(*testing.T) storeUnderTest) {
+		f := newFixture(t, newStore, nil)
+		f.db.Close() // as if MySQL went away between the checks and the row
+		_, err := f.PrepareSend(t.Context(), "r1", "alice", "", base64Body(encodePNG(t, 3, 3), ""))
+		if err == nil || IsInvalid(err) {
+			t.Fatalf("send with the database down: %v; want a server error", err)
+		}
+		if n := f.store.count(t); n != 0 {
+			t.Fatalf("%d blobs left behind by a send that failed", n)
+		}
+	})
+}
