@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -93,9 +92,7 @@ func (a *DeviceAPI) deviceError(w http.ResponseWriter, r *http.Request, err erro
 		writeError(w, http.StatusBadRequest, "invalid_token", unwrapDetail(err, ackpending.ErrInvalidToken))
 	case errors.Is(err, ackpending.ErrInvalidPlatform):
 		writeError(w, http.StatusBadRequest, "invalid_platform", unwrapDetail(err, ackpending.ErrInvalidPlatform))
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 	default:
-		a.logger.ErrorContext(r.Context(), "device API", "method", r.Method, "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error; see the server log")
+		writeInternal(w, r, a.logger, "device API", err)
 	}
 }

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"reflect"
@@ -27,6 +29,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError answers status with {"error": code, "message": msg}.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, errorBody{Error: code, Message: msg})
+}
+
+// writeInternal answers 500 and logs err as what, with the request's method
+// and path; a client that went away gets nothing and is not logged.
+func writeInternal(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return
+	}
+	log.ErrorContext(r.Context(), what, "method", r.Method, "path", r.URL.Path, "error", err)
+	writeError(w, http.StatusInternalServerError, "internal", "internal error; see the server log")
 }
 
 // requestError is a refused request body: its status, code and message go

@@ -229,8 +229,7 @@ func (a *RoomAPI) storeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		a.logger.DebugContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path)
 	default:
-		a.logger.ErrorContext(r.Context(), "room API", "method", r.Method, "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error; see the server log")
+		writeInternal(w, r, a.logger, "room API", err)
 	}
 }
 

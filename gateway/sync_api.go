@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -125,9 +123,5 @@ func (a *SyncAPI) member(w http.ResponseWriter, r *http.Request) (room, user str
 
 // internal answers 500 and logs the detail (or nothing: the client left).
 func (a *SyncAPI) internal(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return
-	}
-	a.log.ErrorContext(r.Context(), "sync API", "method", r.Method, "path", r.URL.Path, "error", err)
-	writeError(w, http.StatusInternalServerError, "internal", "internal error; see the server log")
+	writeInternal(w, r, a.log, "sync API", err)
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -117,11 +116,7 @@ func (a *UploadAPI) refuse(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *UploadAPI) internal(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return
-	}
-	a.log.ErrorContext(r.Context(), "upload API", "path", r.URL.Path, "error", err)
-	writeError(w, http.StatusInternalServerError, "internal", "internal error; see the server log")
+	writeInternal(w, r, a.log, "upload API", err)
 }
 
 // baseName drops the directories some browsers put before a file name
