@@ -16,8 +16,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -369,25 +367,4 @@ const pngMagic = "\x89PNG\r\n\x1a\n"
 // read (nothing of size n is allocated).
 func bigPNGish(n int64) io.Reader {
 	return io.MultiReader(strings.NewReader(pngMagic), io.LimitReader(zeros{}, n-int64(len(pngMagic))))
-}
-
-// nodeDir is tests/node (or RCP_TEST_NODE_DIR), checked for the script and
-// its dependencies.
-func nodeDir(t *testing.T, script string) (dir, nodeBin string) {
-	t.Helper()
-	dir = os.Getenv("RCP_TEST_NODE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "tests", "node")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node ≥ 20 is required (%v); install it, then run `npm ci --prefix tests/node`", err)
-	}
-	for _, p := range []string{filepath.Join(dir, script), filepath.Join(dir, "node_modules", "@stomp", "stompjs", "package.json"),
-		filepath.Join(dir, "node_modules", "ws", "package.json")} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%v\nrun `npm ci --prefix tests/node` (or point RCP_TEST_NODE_DIR at tests/node)", err)
-		}
-	}
-	return dir, nodeBin
 }

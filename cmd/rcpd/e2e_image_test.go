@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -278,24 +276,10 @@ func TestImageStompJS(t *testing.T) {
 	if err := os.WriteFile(cfgFile, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dir, nodeBin := nodeDir(t, "image.mjs")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, "image.mjs", cfgFile)
-	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("node did not finish within a minute\nstdout:\n%s\nstderr:\n%s", stdout.Bytes(), stderr.Bytes())
-	}
 	var res jsImageResult
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
-		t.Fatalf("node output is not a result (%v, exit %v):\n%s\nstderr:\n%s", err, runErr, stdout.Bytes(), stderr.Bytes())
-	}
+	stderr, runErr := runNodeScript(t, "image.mjs", cfgFile, &res)
 	if !res.OK || runErr != nil {
-		t.Fatalf("image.mjs failed (exit %v): %s\nstderr:\n%s\nrcpd:\n%s", runErr, res.Error, stderr.Bytes(), n.log)
+		t.Fatalf("image.mjs failed (exit %v): %s\nstderr:\n%s\nrcpd:\n%s", runErr, res.Error, stderr, n.log)
 	}
 	if len(res.Receipts) != 2 || len(res.Received) != 2 {
 		t.Fatalf("%d receipts, %d messages; want 2 and 2", len(res.Receipts), len(res.Received))

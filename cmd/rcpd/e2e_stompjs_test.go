@@ -62,6 +62,21 @@ type jsMessage struct {
 // runNode runs tests/node/e2e.mjs with cfg under a deadline.
 func runNode(t *testing.T, cfg jsConfig) jsResult {
 	t.Helper()
+	arg, _ := json.Marshal(cfg)
+	var res jsResult
+	stderr, err := runNodeScript(t, "e2e.mjs", string(arg), &res)
+	if !res.OK || err != nil {
+		t.Fatalf("e2e.mjs failed (exit %v): %s\nstderr:\n%s", err, res.Error, stderr)
+	}
+	return res
+}
+
+// runNodeScript runs tests/node/<script> (or RCP_TEST_NODE_DIR) with one
+// argument under a minute's deadline and decodes the JSON line it prints
+// into res. It returns node's stderr and exit error for the caller to judge
+// with the result; no result at all fails the test.
+func runNodeScript(t *testing.T, script, arg string, res any) ([]byte, error) {
+	t.Helper()
 	dir := os.Getenv("RCP_TEST_NODE_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "tests", "node")
@@ -70,16 +85,15 @@ func runNode(t *testing.T, cfg jsConfig) jsResult {
 	if err != nil {
 		t.Fatalf("node ≥ 20 is required (%v); install it, then run `npm ci --prefix tests/node`", err)
 	}
-	for _, p := range []string{filepath.Join(dir, "e2e.mjs"), filepath.Join(dir, "node_modules", "@stomp", "stompjs", "package.json"),
+	for _, p := range []string{filepath.Join(dir, script), filepath.Join(dir, "node_modules", "@stomp", "stompjs", "package.json"),
 		filepath.Join(dir, "node_modules", "ws", "package.json")} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("%v\nrun `npm ci --prefix tests/node` (or point RCP_TEST_NODE_DIR at tests/node)", err)
 		}
 	}
-	arg, _ := json.Marshal(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, "e2e.mjs", string(arg))
+	cmd := exec.CommandContext(ctx, nodeBin, script, arg)
 	cmd.Dir = dir
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
@@ -88,14 +102,10 @@ func runNode(t *testing.T, cfg jsConfig) jsResult {
 	if ctx.Err() != nil {
 		t.Fatalf("node did not finish within a minute\nstdout:\n%s\nstderr:\n%s", stdout.Bytes(), stderr.Bytes())
 	}
-	var res jsResult
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
-		t.Fatalf("node output is not a result (%v, exit %v):\n%s\nstderr:\n%s", err, runErr, stdout.Bytes(), stderr.Bytes())
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), res); err != nil {
+		t.Fatalf("%s output is not a result (%v, exit %v):\n%s\nstderr:\n%s", script, err, runErr, stdout.Bytes(), stderr.Bytes())
 	}
-	if !res.OK || runErr != nil {
-		t.Fatalf("e2e.mjs failed (exit %v): %s\nstderr:\n%s", runErr, res.Error, stderr.Bytes())
-	}
-	return res
+	return stderr.Bytes(), runErr
 }
 
 // TestStompJSExchangeAcrossNodes: @stomp/stompjs clients on two rcpd nodes
