@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 
 	"github.com/rcp/rcp/ackpending"
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/broker/brokertest"
 )
 
 // BenchmarkDueRooms: the escalator's cost per due room when there is
@@ -68,7 +67,7 @@ func benchDueRooms(b *testing.B, rooms int, acked bool) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		b.Fatal(err)
 	}
-	before, cpu0, self0 := commandStats(b, e.rdb), redisCPU(b, e.rdb), selfCPU()
+	before, cpu0, self0 := commandStats(b, e.rdb), brokertest.RedisCPU(b, e.rdb), brokertest.SelfCPU()
 	start := time.Now()
 	esc := ackpending.NewEscalator(e.rdb, e.db, e.devices, e.sender(), e.cfg)
 	rctx, cancel := context.WithCancel(ctx)
@@ -94,7 +93,7 @@ func benchDueRooms(b *testing.B, rooms int, acked bool) {
 	elapsed := time.Since(start)
 	cancel()
 	wg.Wait()
-	after, cpu1, self1 := commandStats(b, e.rdb), redisCPU(b, e.rdb), selfCPU()
+	after, cpu1, self1 := commandStats(b, e.rdb), brokertest.RedisCPU(b, e.rdb), brokertest.SelfCPU()
 	d := delta(after, before)
 	n := float64(rooms)
 	b.ReportMetric(float64(sum(d))/n, "redis-cmds/room")
@@ -102,29 +101,4 @@ func benchDueRooms(b *testing.B, rooms int, acked bool) {
 	b.ReportMetric((self1-self0).Seconds()*1e6/n, "process-µs/room")
 	b.ReportMetric(elapsed.Seconds(), "s")
 	b.Logf("%d rooms in %v; commands: %s", rooms, elapsed.Round(time.Millisecond), top(d))
-}
-
-// redisCPU is Redis's used_cpu_sys + used_cpu_user.
-func redisCPU(b *testing.B, rdb redis.UniversalClient) time.Duration {
-	b.Helper()
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
-		}
-	}
-	return time.Duration(total * float64(time.Second))
-}
-
-// selfCPU is this process's user + system CPU time.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,15 +2,13 @@ package broker_test
 
 import (
 	"context"
-	"fmt"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/broker/brokertest"
 )
 
 // BenchmarkConcurrentSends: 1,000 connections, each in a room of 2 members
@@ -45,7 +43,7 @@ func benchConcurrentSends(b *testing.B, pipelined bool, conns, each int) {
 		send = s.Send
 	}
 	body := []byte(`{"type":"text","text":"hello"}`)
-	cpu0, self0 := redisCPUOf(b, br), selfCPU()
+	cpu0, self0 := brokertest.RedisCPU(b, br.Redis()), brokertest.SelfCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
@@ -67,36 +65,9 @@ func benchConcurrentSends(b *testing.B, pipelined bool, conns, each int) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	cpu1, self1 := redisCPUOf(b, br), selfCPU()
+	cpu1, self1 := brokertest.RedisCPU(b, br.Redis()), brokertest.SelfCPU()
 	n := float64(conns * each)
 	b.ReportMetric((cpu1-cpu0).Seconds()*1e6/n, "redis-µs/send")
 	b.ReportMetric((self1-self0).Seconds()*1e6/n, "process-µs/send")
 	b.ReportMetric(n/elapsed.Seconds(), "sends/s")
-}
-
-// redisCPUOf is Redis's used_cpu_sys + used_cpu_user (on a Cluster: the
-// node that answers INFO; run this benchmark on a single Redis).
-func redisCPUOf(b *testing.B, br *broker.Broker) time.Duration {
-	b.Helper()
-	info, err := br.Redis().Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
-			var f float64
-			fmt.Sscan(v, &f)
-			total += f
-		}
-	}
-	return time.Duration(total * float64(time.Second))
-}
-
-// selfCPU is this process's user + system CPU time.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
