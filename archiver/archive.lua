@@ -4,7 +4,7 @@
 -- carries the same {pN} hash tag. Bump LIBRARY_VERSION whenever this file
 -- changes: rcpd reloads the library when the version on the server differs.
 
-local LIBRARY_VERSION = '1'
+local LIBRARY_VERSION = '2'
 
 -- Stream ids compare as (ms, seq) pairs of integers.
 local function parse(id)
@@ -52,8 +52,9 @@ end
 -- expire_before_ms.
 -- Moves the room's archive cursor forward to upto (never back: everything
 -- up to the cursor is in MySQL), then trims the stream up to the cursor but
--- never past an entry some member still has pending (or has not been
--- delivered yet). Pending entries older than expire_before_ms do not hold
+-- never past an entry some member still has pending (the PEL is the whole
+-- ledger: rcp_send adds each member's entry with XCLAIM FORCE, so a group's
+-- last-delivered-id says nothing). Pending entries older than expire_before_ms do not hold
 -- the trim back for good: they are returned, and the caller escalates,
 -- acknowledges them and calls again.
 -- Returns {trimmed, held (0|1), cursor, group1, oldest1, group2, oldest2,
@@ -78,10 +79,6 @@ local function commit(keys, args)
     local info = {}
     for i = 1, #g, 2 do
       info[g[i]] = g[i + 1]
-    end
-    local next_undelivered = successor(info['last-delivered-id'])
-    if less(next_undelivered, bound) then
-      bound, held = next_undelivered, 1
     end
     if info['pending'] > 0 then
       local oldest = redis.call('XPENDING', stream, info['name'])[2]

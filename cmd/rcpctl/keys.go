@@ -29,12 +29,11 @@ type keyInfo struct {
 }
 
 type groupInfo struct {
-	Name          string `json:"name"`
-	Consumers     int64  `json:"consumers"`
-	Pending       int64  `json:"pending"`
-	LastDelivered string `json:"lastDeliveredId"`
-	EntriesRead   int64  `json:"entriesRead"`
-	Lag           int64  `json:"lag"`
+	Name      string `json:"name"`
+	Consumers int64  `json:"consumers"`
+	Pending   int64  `json:"pending"`
+	Oldest    string `json:"oldestPending,omitempty"` // XPENDING summary: the ledger is the PEL
+	Newest    string `json:"newestPending,omitempty"`
 }
 
 type keysReport struct {
@@ -177,8 +176,15 @@ func groups(ctx context.Context, rdb redis.UniversalClient, key string) ([]group
 	}
 	out := make([]groupInfo, len(gs))
 	for i, g := range gs {
-		out[i] = groupInfo{Name: g.Name, Consumers: g.Consumers, Pending: g.Pending,
-			LastDelivered: g.LastDeliveredID, EntriesRead: g.EntriesRead, Lag: g.Lag}
+		out[i] = groupInfo{Name: g.Name, Consumers: g.Consumers, Pending: g.Pending}
+		if g.Pending == 0 {
+			continue
+		}
+		sum, err := rdb.XPending(ctx, key, g.Name).Result()
+		if err != nil {
+			return nil, fmt.Errorf("xpending %s: %w", g.Name, err)
+		}
+		out[i].Oldest, out[i].Newest = sum.Lower, sum.Higher
 	}
 	return out, nil
 }

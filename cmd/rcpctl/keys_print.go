@@ -23,9 +23,9 @@ func printKeys(w io.Writer, rep keysReport) error {
 		return nil
 	}
 	fmt.Fprintln(w)
-	t = newTable(w, "GROUP", "CONSUMERS", "PENDING", "LAST DELIVERED", "ENTRIES READ", "LAG")
+	t = newTable(w, "GROUP", "CONSUMERS", "PENDING", "OLDEST PENDING", "NEWEST PENDING")
 	for _, g := range gs {
-		t.row(g.Name, itoa(g.Consumers), itoa(g.Pending), g.LastDelivered, itoa(g.EntriesRead), itoa(g.Lag))
+		t.row(g.Name, itoa(g.Consumers), itoa(g.Pending), orDash(g.Oldest), orDash(g.Newest))
 	}
 	return t.flush()
 }

@@ -13,12 +13,15 @@ func TestKeysRoomMatchesRedis(t *testing.T) {
 	f := newFixture(t)
 	f.join("r1", "alice", "bob")
 	ctx := context.Background()
-	var last broker.SendResult
+	var first, last broker.SendResult
 	for i := 0; i < 3; i++ {
 		res, err := f.b.Send(ctx, broker.SendRequest{Room: "r1", Sender: "alice", Type: "text",
 			Body: []byte(`{"type":"text","text":"x"}`), ClientID: fmt.Sprintf("c%d", i)})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			first = res
 		}
 		last = res
 	}
@@ -60,7 +63,8 @@ func TestKeysRoomMatchesRedis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g.Pending != want[g.Name] || g.Pending != sum.Count || g.Consumers != 1 || g.LastDelivered != last.ID || g.Lag != 0 {
+		if g.Pending != want[g.Name] || g.Pending != sum.Count || g.Consumers != 1 || g.Newest != sum.Higher || g.Oldest != sum.Lower ||
+			(g.Name == "u:bob" && (g.Oldest != first.ID || g.Newest != last.ID)) {
 			t.Fatalf("group %+v, XPENDING count %d", g, sum.Count)
 		}
 	}
@@ -74,7 +78,7 @@ func TestKeysRoomMatchesRedis(t *testing.T) {
 		"stream   " + k.Room("r1") + " ",
 		"heads    " + k.Heads() + " ",
 		"r1 = " + last.ID + " 3\n",
-		"u:bob    1          3        " + last.ID,
+		"u:bob    1          3        " + first.ID + "  " + last.ID + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("no %q in:\n%s", want, out)
