@@ -132,8 +132,11 @@ func (rs *roomSub) deliverLocked(r *Router, e broker.Entry) error {
 	if err != nil || !rs.last.Less(id) {
 		return nil // already delivered (or not a stream id)
 	}
-	m := stomp.Message{ID: e.ID, Header: messageHeaders(e), Body: e.Body}
-	if rs.sub.Ack == stomp.AckAuto && r.acker != nil {
+	// A user's own message is in nobody's ledger for them (rcp_send gives
+	// the sender no pending entry): its ACK would be an XACK of nothing.
+	own := e.Sender == rs.user
+	m := stomp.Message{ID: e.ID, Header: messageHeaders(e), Body: e.Body, Settled: own}
+	if rs.sub.Ack == stomp.AckAuto && r.acker != nil && !own {
 		room, user, eid := rs.room, rs.user, e.ID
 		m.Written = func() { r.acker.Ack(room, user, eid) }
 	}

@@ -243,12 +243,16 @@ func (c *Conn) ack(f *Frame) error {
 	c.mu.Lock()
 	s := c.pending[ackID]
 	var ids []string
+	found := false
 	if s != nil {
-		ids = s.take(ackID)
+		ids, found = s.take(ackID)
 	}
 	c.mu.Unlock()
-	if s == nil {
+	if !found {
 		return errorf(ErrUnknownAck, "%q", ackID)
+	}
+	if len(ids) == 0 {
+		return nil // only settled messages
 	}
 	if f.Command == CmdNack {
 		return c.srv.handler.Nack(c.ctx, s, ids)

@@ -143,6 +143,44 @@ func TestSessionAckClientIndividual(t *testing.T) {
 	})
 }
 
+// TestSessionAckOfSettledMessages: an ACK or NACK of a settled message is
+// accepted (RECEIPT) and consumes its ack id, but reaches neither
+// Handler.Ack nor Nack; a cumulative ACK passes on only the unsettled ids.
+func TestSessionAckOfSettledMessages(t *testing.T) {
+	for _, mode := range []string{"client", "client-individual"} {
+		t.Run(mode, func(t *testing.T) {
+			h := memtopic.New()
+			h.Settle = func(body []byte) bool { return strings.HasPrefix(string(body), "own") }
+			s := startSess(t, h, stomp.Config{})
+			c := s.dial(t, "tcp")
+			c.connect("ann")
+			c.callQuiet(stomp.CmdSubscribe, "", "destination", "/topic/a", "id", "0", "ack", mode)
+			var ms []*stomp.Frame
+			for _, body := range []string{"m1", "own2", "m3", "own4", "own5"} {
+				msgs, _ := c.call(stomp.CmdSend, body, "destination", "/topic/a")
+				if len(msgs) != 1 {
+					t.Fatalf("%s: got %d MESSAGEs", body, len(msgs))
+				}
+				ms = append(ms, msgs[0])
+			}
+			c.callQuiet(stomp.CmdAck, "", "id", ms[3].Header.Value("ack"))
+			want := []string{}
+			if mode == "client" {
+				want = []string{"1", "3"}
+			}
+			if got := h.Acked(); !slices.Equal(got, want) {
+				t.Fatalf("ACK of a settled message acked %v, want %v", got, want)
+			}
+			c.callQuiet(stomp.CmdNack, "", "id", ms[4].Header.Value("ack"))
+			if got := h.Nacked(); len(got) != 0 {
+				t.Fatalf("NACK of a settled message nacked %v", got)
+			}
+			c.send(stomp.CmdAck, "", "id", ms[3].Header.Value("ack"))
+			c.expectError("unknown ack id")
+		})
+	}
+}
+
 func TestSessionNackClientIsCumulative(t *testing.T) {
 	h := memtopic.New()
 	s := startSess(t, h, stomp.Config{})

@@ -42,8 +42,9 @@ type Subscription struct {
 }
 
 type unackedMsg struct {
-	ackID string
-	msgID string
+	ackID   string
+	msgID   string
+	settled bool // Message.Settled: acknowledged here, not passed on
 }
 
 // Conn is the subscription's connection.
@@ -74,6 +75,11 @@ type Message struct {
 	// the frame is flushed to the transport (ack mode auto acknowledges
 	// then). It must not block.
 	Written func()
+	// Settled marks a message the application has nothing to acknowledge
+	// for (a sender's own message: it is in nobody's ledger for them). The
+	// client still ACKs it as any other; the ACK (or NACK) is accepted and
+	// not passed to Handler.Ack or Nack.
+	Settled bool
 }
 
 // Deliver queues a MESSAGE frame. It is safe from any goroutine. It fails
@@ -106,7 +112,7 @@ func (s *Subscription) Deliver(m Message) error {
 			return err
 		}
 		c.pending[ackID] = s
-		s.unacked = append(s.unacked, unackedMsg{ackID, m.ID})
+		s.unacked = append(s.unacked, unackedMsg{ackID: ackID, msgID: m.ID, settled: m.Settled})
 	}
 	err := c.enqueueEncoded(outFrame{b: b, written: m.Written}, CmdMessage)
 	c.mu.Unlock()
@@ -114,12 +120,12 @@ func (s *Subscription) Deliver(m Message) error {
 }
 
 // take removes ackID and, in client mode, every earlier unacked message of
-// the subscription; it returns their message ids in delivery order.
-// Called with conn.mu held.
-func (s *Subscription) take(ackID string) []string {
+// the subscription; it returns their message ids in delivery order, less
+// the settled ones, and whether ackID was found. Called with conn.mu held.
+func (s *Subscription) take(ackID string) ([]string, bool) {
 	i := slices.IndexFunc(s.unacked, func(u unackedMsg) bool { return u.ackID == ackID })
 	if i < 0 {
-		return nil
+		return nil, false
 	}
 	first := i
 	if s.Ack == AckClient {
@@ -127,11 +133,13 @@ func (s *Subscription) take(ackID string) []string {
 	}
 	ids := make([]string, 0, i-first+1)
 	for _, u := range s.unacked[first : i+1] {
-		ids = append(ids, u.msgID)
+		if !u.settled {
+			ids = append(ids, u.msgID)
+		}
 		delete(s.conn.pending, u.ackID)
 	}
 	s.unacked = slices.Delete(s.unacked, first, i+1)
-	return ids
+	return ids, true
 }
 
 func (c *Conn) newSubscription(f *Frame, id string, mode AckMode) *Subscription {

@@ -24,6 +24,9 @@ type Handler struct {
 	// Authenticate decides CONNECT; nil accepts the login header (or
 	// "anonymous") as the user.
 	Auth func(f *stomp.Frame) (string, error)
+	// Settle, when set, marks the messages it returns true for as
+	// stomp.Message.Settled (rcpd settles a user's own messages).
+	Settle func(body []byte) bool
 }
 
 // New returns an empty topic handler.
@@ -57,10 +60,11 @@ func (h *Handler) Send(_ context.Context, c *stomp.Conn, f *stomp.Frame) (stomp.
 		targets = append(targets, s)
 	}
 	h.mu.Unlock()
+	settled := h.Settle != nil && h.Settle(f.Body)
 	for _, s := range targets {
 		// A subscriber that cannot take the message is being disconnected
 		// by the stomp layer; the sender is not affected.
-		_ = s.Deliver(stomp.Message{ID: id, Header: extra, Body: f.Body})
+		_ = s.Deliver(stomp.Message{ID: id, Header: extra, Body: f.Body, Settled: settled})
 	}
 	return stomp.Header{{Key: "x-message-id", Value: id}}, nil
 }
