@@ -81,7 +81,7 @@ func TestBenchAgainstRcpd(t *testing.T) {
 }
 
 func TestBenchClosedLoopAutoAck(t *testing.T) {
-	s := startRcpd(t, "RCP_SEND_RATE=1000")
+	s := startRcpd(t, "RCP_SEND_RATE=100000", "RCP_SEND_BURST=1000") // the rate limit is not under test
 	rep := runBench(t, s, "--run-id", "t2", "--rooms", "1", "--members", "5", "--senders", "1",
 		"--messages", "200", "--rate", "0", "--window", "20", "--ack", "auto")
 	if rep.Senders != 1 || rep.Offered != 0 || rep.Sent != 200 || rep.Receipted != 200 || rep.Expected != 1000 ||
