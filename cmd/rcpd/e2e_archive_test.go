@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/cmd/rcpd/rcpdtest"
 	"github.com/rcp/rcp/queries/queriestest"
 	"github.com/rcp/rcp/sqlc/rcpdb"
 )
@@ -108,11 +109,11 @@ func checksum(rooms []string, sent map[string][]string, bodies map[string]string
 func TestArchiverMySQLOutageLosesNothing(t *testing.T) {
 	srv := queriestest.StartServer(t)
 	srv.NewDB("rcp")
-	e := &env{t: t, redisURL: os.Getenv("RCP_TEST_REDIS_URL"), dsn: srv.DatabaseDSN("rcp"),
-		prefix: fmt.Sprintf("e2e-outage-%d", time.Now().UnixNano()%1e9),
-		extra: []string{"RCP_HOT_WINDOW=1s", "RCP_LEDGER_MAX_AGE=2s", "RCP_ARCHIVE_INTERVAL=100ms",
-			"RCP_SEND_RATE=5000", "RCP_SEND_BURST=5000"}}
-	if e.redisURL == "" {
+	e := &env{t: t, Env: &rcpdtest.Env{RedisURL: os.Getenv("RCP_TEST_REDIS_URL"), DSN: srv.DatabaseDSN("rcp"),
+		Prefix: fmt.Sprintf("e2e-outage-%d", time.Now().UnixNano()%1e9),
+		Extra: []string{"RCP_HOT_WINDOW=1s", "RCP_LEDGER_MAX_AGE=2s", "RCP_ARCHIVE_INTERVAL=100ms",
+			"RCP_SEND_RATE=5000", "RCP_SEND_BURST=5000"}}}
+	if e.RedisURL == "" {
 		t.Fatal("RCP_TEST_REDIS_URL is not set: run the tests with `make test`")
 	}
 	n := e.start()
@@ -239,7 +240,7 @@ func fillStreams(t *testing.T, b *broker.Broker, rooms []string, n int, startMs 
 // every entry once, sequence numbers without a gap, the same bodies.
 func TestArchiverKilledMidBatchRestarts(t *testing.T) {
 	e := newEnv(t)
-	e.extra = []string{"RCP_ARCHIVE_INTERVAL=100ms", "RCP_ARCHIVE_LEASE=1s", "RCP_ARCHIVE_WORKERS=2"}
+	e.Extra = []string{"RCP_ARCHIVE_INTERVAL=100ms", "RCP_ARCHIVE_LEASE=1s", "RCP_ARCHIVE_WORKERS=2"}
 	b := e.broker()
 	rooms := make([]string, 20)
 	for i := range rooms {
@@ -254,7 +255,7 @@ func TestArchiverKilledMidBatchRestarts(t *testing.T) {
 		_, _, atKill = chk.account()
 		return atKill >= 4000
 	})
-	a.kill(syscall.SIGKILL)
+	a.Kill(syscall.SIGKILL)
 	got, sum, rows := chk.account()
 	t.Logf("killed with %d of 40000 rows in MySQL (%d when the kill was decided)", rows, atKill)
 	if rows >= 40000 {
@@ -282,7 +283,7 @@ func TestArchiverKilledMidBatchRestarts(t *testing.T) {
 	if sum != checksum(rooms, sent, bodies) {
 		t.Fatal("checksum of the archive differs from what was written")
 	}
-	if !strings.Contains(a.log.String(), "archiver started") {
-		t.Fatalf("first archiver log:\n%s", a.log)
+	if !strings.Contains(a.Log.String(), "archiver started") {
+		t.Fatalf("first archiver log:\n%s", a.Log)
 	}
 }

@@ -111,7 +111,7 @@ func (n *node) rawConnect(user string) *rawClient {
 	defer cancel()
 	c, err := n.rawConnectE(ctx, user)
 	if err != nil {
-		n.t.Fatalf("%v\nrcpd log:\n%s", err, n.log)
+		n.t.Fatalf("%v\nrcpd log:\n%s", err, n.Log)
 	}
 	c.t = n.t
 	n.t.Cleanup(c.close)

@@ -129,7 +129,7 @@ func TestKilledNodeLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.kill(syscall.SIGKILL)
+	b.Kill(syscall.SIGKILL)
 	close(killed)
 	before = append(before, bob.drain(frameWait)...)
 	if err := bob.closedE(frameWait); err != nil {
@@ -146,7 +146,7 @@ func TestKilledNodeLosesNothing(t *testing.T) {
 	bob2.subscribe("s1", "kill1", "client-individual")
 	r := <-done
 	if r.err != nil {
-		t.Fatalf("sender: %v\nnode A log:\n%s", r.err, a.log)
+		t.Fatalf("sender: %v\nnode A log:\n%s", r.err, a.Log)
 	}
 	want := append(backlog, r.ids[resubGate:]...)
 	after := bob2.nextN(len(want))
@@ -189,7 +189,7 @@ func checkDelivered(t *testing.T, receipted []string, delivered []*stomp.Frame) 
 func TestRedisConnectionDropsNeverDuplicate(t *testing.T) {
 	rp := startRedis(t)
 	e := newEnv(t)
-	e.redisURL = rp.url()
+	e.RedisURL = rp.url()
 	n := e.start()
 	n.createRoom("dup1", "alice", "bob")
 	stop := make(chan struct{})

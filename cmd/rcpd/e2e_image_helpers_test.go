@@ -44,7 +44,7 @@ func diskImageEnv(t *testing.T) (*imageEnv, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "blobs")
 	e := newEnv(t)
-	e.extra = append(e.extra, "RCP_BLOB_DIR="+dir, "RCP_BLOB_URL_SECRET="+blobURLSecret)
+	e.Extra = append(e.Extra, "RCP_BLOB_DIR="+dir, "RCP_BLOB_URL_SECRET="+blobURLSecret)
 	n := e.start()
 	return &imageEnv{e: e, n: n, store: "disk", objects: func() int { return countFiles(t, filepath.Join(dir, "objects")) }}, dir
 }
@@ -55,7 +55,7 @@ func s3ImageEnv(t *testing.T) *imageEnv {
 	t.Helper()
 	cfg := blobtest.NewBucketConfig(t)
 	e := newEnv(t)
-	e.extra = append(e.extra, "RCP_S3_BUCKET="+cfg.Bucket, "RCP_S3_ENDPOINT="+cfg.Endpoint,
+	e.Extra = append(e.Extra, "RCP_S3_BUCKET="+cfg.Bucket, "RCP_S3_ENDPOINT="+cfg.Endpoint,
 		"RCP_S3_REGION="+cfg.Region, "RCP_S3_ACCESS_KEY="+cfg.AccessKey, "RCP_S3_SECRET_KEY="+cfg.SecretKey,
 		"RCP_S3_PATH_STYLE=true")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -297,7 +297,7 @@ func (n *node) upload(r uploadReq) (int, []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+n.addr+"/v1/uploads?"+q.Encode(), r.body)
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+n.Addr+"/v1/uploads?"+q.Encode(), r.body)
 	if err != nil {
 		n.t.Fatal(err)
 	}

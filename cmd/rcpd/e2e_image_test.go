@@ -94,7 +94,7 @@ func imageExchange(t *testing.T, ie *imageEnv) (small, large deliveredImage) {
 	aliceGS := n.connect("alice")
 	if err := aliceGS.Send("/app/rooms/"+room, "application/json", imageSendBody(largePNG, "image/png", "big.png"),
 		gostomp.SendOpt.Receipt); err != nil {
-		t.Fatalf("large image: %v\n%s", err, n.log)
+		t.Fatalf("large image: %v\n%s", err, n.Log)
 	}
 	m = recv(t, sub)
 	if m.Header.Get("x-sender") != "alice" || m.Header.Get("x-seq") != "2" || m.Header.Get("x-prev-id") != r1.Header.Value("x-stream-id") {
@@ -191,8 +191,8 @@ func TestImageExchangeDisk(t *testing.T) {
 	small, large := imageExchange(t, ie)
 
 	u, err := url.Parse(small.URL)
-	if err != nil || u.Scheme != "http" || u.Host != ie.n.addr || u.Path != "/v1/blobs/"+small.Key {
-		t.Fatalf("url %s (%v): want http://%s/v1/blobs/%s?…", small.URL, err, ie.n.addr, small.Key)
+	if err != nil || u.Scheme != "http" || u.Host != ie.n.Addr || u.Path != "/v1/blobs/"+small.Key {
+		t.Fatalf("url %s (%v): want http://%s/v1/blobs/%s?…", small.URL, err, ie.n.Addr, small.Key)
 	}
 	status, _, h := fetch(t, small.URL)
 	if status != 200 || h.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(h.Get("Content-Security-Policy"), "sandbox") {
@@ -211,7 +211,7 @@ func TestImageExchangeDisk(t *testing.T) {
 		}
 		return s[:len(s)-1] + string(c)
 	}
-	base := "http://" + ie.n.addr + "/v1/blobs/"
+	base := "http://" + ie.n.Addr + "/v1/blobs/"
 	for name, tampered := range map[string]string{
 		"sig altered":             base + small.Key + "?exp=" + exp + "&sig=" + flip(sig),
 		"another existing key":    base + large.Key + "?exp=" + exp + "&sig=" + sig,
@@ -279,7 +279,7 @@ func TestImageStompJS(t *testing.T) {
 	var res jsImageResult
 	stderr, runErr := runNodeScript(t, "image.mjs", cfgFile, &res)
 	if !res.OK || runErr != nil {
-		t.Fatalf("image.mjs failed (exit %v): %s\nstderr:\n%s\nrcpd:\n%s", runErr, res.Error, stderr, n.log)
+		t.Fatalf("image.mjs failed (exit %v): %s\nstderr:\n%s\nrcpd:\n%s", runErr, res.Error, stderr, n.Log)
 	}
 	if len(res.Receipts) != 2 || len(res.Received) != 2 {
 		t.Fatalf("%d receipts, %d messages; want 2 and 2", len(res.Receipts), len(res.Received))

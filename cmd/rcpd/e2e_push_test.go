@@ -24,12 +24,12 @@ import (
 func TestPushThroughRcpd(t *testing.T) {
 	emu := fcmtest.New(t)
 	e := newEnv(t)
-	e.extra = []string{"RCP_FCM_CREDENTIALS=" + emu.ServiceAccountFile(t, t.TempDir()),
+	e.Extra = []string{"RCP_FCM_CREDENTIALS=" + emu.ServiceAccountFile(t, t.TempDir()),
 		"RCP_FCM_ENDPOINT=" + emu.Endpoint(), "RCP_OFFLINE_GRACE=1s", "RCP_ACK_TIMEOUT=30s", "RCP_PRESENCE_TTL=2s"}
 	n1, n2 := e.start(), e.start()
 	n1.createRoom("r1", "alice", "bob")
 	body, _ := json.Marshal(map[string]string{"token": "tok-bob", "platform": "android"})
-	req, _ := http.NewRequest("POST", "http://"+n2.addr+"/v1/devices", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", "http://"+n2.Addr+"/v1/devices", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token(t, "bob"))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -55,7 +55,7 @@ func TestPushThroughRcpd(t *testing.T) {
 		t.Fatalf("%d pushes while bob is online within the ack timeout", n)
 	}
 	killed := time.Now()
-	n1.kill(syscall.SIGKILL)
+	n1.Kill(syscall.SIGKILL)
 	got := emu.WaitAccepted(t, 1, 10*time.Second)
 	t.Logf("pushed %v after node 1 was killed (presence TTL 2s)", got[0].At.Sub(killed).Round(time.Millisecond))
 	if d := got[0].Message.Data; got[0].Message.Token != "tok-bob" || d["room"] != "r1" || d["sender"] != "alice" || d["count"] != "1" {
@@ -65,7 +65,7 @@ func TestPushThroughRcpd(t *testing.T) {
 	if n := len(emu.Requests()); n != 1 {
 		t.Fatalf("%d pushes, want 1", n)
 	}
-	mresp, err := http.Get("http://" + n2.addr + "/metrics")
+	mresp, err := http.Get("http://" + n2.Addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

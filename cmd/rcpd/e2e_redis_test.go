@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rcp/rcp/broker"
+	"github.com/rcp/rcp/cmd/rcpd/rcpdtest"
 	"github.com/rcp/rcp/gateway"
 )
 
@@ -37,12 +38,12 @@ type ledger struct {
 // ledger connects to the env's Redis (or Redis Cluster) as rcpd does.
 func (e *env) ledger() *ledger {
 	e.t.Helper()
-	rdb, err := broker.Dial(e.redisURL, e2ePartitions)
+	rdb, err := broker.Dial(e.RedisURL, e2ePartitions)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { rdb.Close() })
-	return &ledger{t: e.t, rdb: rdb, prefix: e.prefix}
+	return &ledger{t: e.t, rdb: rdb, prefix: e.Prefix}
 }
 
 // roomKey is the room's stream key: <prefix>:{pN}:room:<room>.
@@ -118,7 +119,7 @@ type redisProc struct {
 	dir  string
 	addr string
 
-	log syncBuffer
+	log rcpdtest.SyncBuffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -131,7 +132,7 @@ func startRedis(t *testing.T) *redisProc {
 	if bin == "" {
 		t.Fatal("RCP_TEST_REDIS_BIN must name redis-server: run the tests with `make test`")
 	}
-	r := &redisProc{t: t, bin: bin, dir: t.TempDir(), addr: freePort(t)}
+	r := &redisProc{t: t, bin: bin, dir: t.TempDir(), addr: rcpdtest.FreeAddr(t)}
 	r.start()
 	t.Cleanup(func() { r.stop(syscall.SIGKILL) })
 	return r

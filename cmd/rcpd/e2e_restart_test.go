@@ -166,7 +166,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 func redisFaultUnderLoad(t *testing.T, fault redisFault) {
 	rp := startRedis(t)
 	e := newEnv(t)
-	e.redisURL = rp.url()
+	e.RedisURL = rp.url()
 	n := e.start()
 	n.createRoom("rr1", "alice", "bob")
 	bob := n.rawConnect("bob")
@@ -185,7 +185,7 @@ func redisFaultUnderLoad(t *testing.T, fault redisFault) {
 	fault.run(t, rp, s, open)
 	r := <-done
 	if r.err != nil {
-		t.Fatalf("sender: %v\nrcpd log:\n%s", r.err, n.log)
+		t.Fatalf("sender: %v\nrcpd log:\n%s", r.err, n.Log)
 	}
 	for why := range s.refusals {
 		if why != "ERROR service temporarily unavailable" && why != errConnClosed.Error() {
@@ -201,8 +201,8 @@ func redisFaultUnderLoad(t *testing.T, fault redisFault) {
 		t.Fatalf("live delivery across the restart:\n got  %v\n want %v", got, want)
 	}
 	select {
-	case <-n.done:
-		t.Fatalf("rcpd exited:\n%s", n.log)
+	case <-n.Done:
+		t.Fatalf("rcpd exited:\n%s", n.Log)
 	default:
 	}
 	waitFor(t, "/readyz 200 after the restart", func() bool { return n.readyz() == http.StatusOK })
@@ -261,7 +261,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // readyz returns the status of GET /readyz (0 if it did not answer).
 func (n *node) readyz() int {
 	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + n.addr + "/readyz")
+	resp, err := c.Get("http://" + n.Addr + "/readyz")
 	if err != nil {
 		return 0
 	}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +26,7 @@ func (n *node) userAPI(user, method, path string, body, out any) int {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, "http://"+n.addr+path, rd)
+	req, _ := http.NewRequest(method, "http://"+n.Addr+path, rd)
 	req.Header.Set("Authorization", "Bearer "+token(n.t, user))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -99,7 +97,7 @@ func (e *env) db() *sql.DB {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := queries.Open(ctx, e.dsn)
+	db, err := queries.Open(ctx, e.DSN)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -110,47 +108,20 @@ func (e *env) db() *sql.DB {
 // broker returns a broker on the env's keys, for reading Redis directly.
 func (e *env) broker() *broker.Broker {
 	e.t.Helper()
-	rdb, err := broker.Dial(e.redisURL, e2ePartitions)
+	rdb, err := broker.Dial(e.RedisURL, e2ePartitions)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { rdb.Close() })
 	cfg := broker.DefaultConfig()
-	cfg.Prefix, cfg.Partitions = e.prefix, e2ePartitions
+	cfg.Prefix, cfg.Partitions = e.Prefix, e2ePartitions
 	return broker.New(rdb, cfg)
 }
 
 // startArchiver runs `rcpd archiver` on the env and waits for /healthz.
 func (e *env) startArchiver() *node {
-	t := e.t
-	t.Helper()
-	n := &node{t: t, addr: freePort(t), log: &syncBuffer{}, done: make(chan struct{})}
-	n.cmd = exec.Command(rcpdBin, "archiver")
-	n.cmd.Env = append(os.Environ(), "RCP_LISTEN="+n.addr, "RCP_REDIS_URL="+e.redisURL, "RCP_MYSQL_DSN="+e.dsn,
-		"RCP_KEY_PREFIX="+e.prefix, "RCP_PARTITIONS=4")
-	n.cmd.Env = append(n.cmd.Env, e.extra...)
-	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { n.cmd.Wait(); close(n.done) }()
-	t.Cleanup(func() { n.kill(syscall.SIGKILL) })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if resp, err := http.Get("http://" + n.addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			return n
-		}
-		select {
-		case <-n.done:
-			t.Fatalf("rcpd archiver exited during start:\n%s", n.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rcpd archiver not up within 20s:\n%s", n.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	e.t.Helper()
+	return &node{Node: e.StartArchiver(e.t, rcpdBin, syscall.SIGKILL), t: e.t}
 }
 
 // waitUntil polls cond every 50 ms until it holds or the bound passes.

@@ -20,7 +20,7 @@ import (
 // headers a live subscriber saw.
 func TestOfflineSyncAcrossTheArchive(t *testing.T) {
 	e := newEnv(t)
-	e.extra = []string{"RCP_HOT_WINDOW=2s", "RCP_LEDGER_MAX_AGE=4s", "RCP_ARCHIVE_INTERVAL=200ms",
+	e.Extra = []string{"RCP_HOT_WINDOW=2s", "RCP_LEDGER_MAX_AGE=4s", "RCP_ARCHIVE_INTERVAL=200ms",
 		"RCP_SEND_RATE=5000", "RCP_SEND_BURST=5000"}
 	n := e.start()
 	b, q := e.broker(), rcpdb.New(e.db())
@@ -71,7 +71,7 @@ func TestOfflineSyncAcrossTheArchive(t *testing.T) {
 	for len(live) < 26 { // hello s00, then s00's 25
 		m, err := carol.nextE(5 * time.Second)
 		if err != nil {
-			t.Fatalf("carol got %d live messages: %v\n%s", len(live), err, n.log)
+			t.Fatalf("carol got %d live messages: %v\n%s", len(live), err, n.Log)
 		}
 		live = append(live, m)
 	}

@@ -71,7 +71,7 @@ func TestTwoNodesExchangeMessagesInOrder(t *testing.T) {
 			from = bob
 		}
 		if err := from.Send("/app/rooms/r1", "application/json", textBody(fmt.Sprint(i)), gostomp.SendOpt.Receipt); err != nil {
-			t.Fatalf("send %d: %v\nnode1:\n%s\nnode2:\n%s", i, err, n1.log, n2.log)
+			t.Fatalf("send %d: %v\nnode1:\n%s\nnode2:\n%s", i, err, n1.Log, n2.Log)
 		}
 	}
 	for _, got := range []<-chan []*gostomp.Message{gotA, gotB} {
