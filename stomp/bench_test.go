@@ -87,6 +87,17 @@ func BenchmarkAppendFrame(b *testing.B) {
 			}
 		})
 	}
+	// A fresh buffer per frame, as Subscription.Deliver encodes each MESSAGE.
+	b.Run("MESSAGE-fresh-buffer", func(b *testing.B) {
+		f := stomp.NewFrame(stomp.CmdMessage, []byte(`{"type":"text","text":"on my way, see you in ten minutes"}`),
+			"subscription", "0", "message-id", "1795825296123-0.1", "destination", "/topic/rooms/42",
+			"ack", "1795825296123-0.1", "content-type", "application/json", "x-room", "42",
+			"x-stream-id", "1795825296123-0", "x-seq", "17", "x-sender", "alice", "x-ts", "1795825296123")
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = stomp.AppendFrame(nil, f, stomp.V12)
+		}
+	})
 	// Escaping is the writer's slow path: a header with ':' and '\n'.
 	b.Run("MESSAGE-escaped-headers", func(b *testing.B) {
 		f := stomp.NewFrame(stomp.CmdMessage, []byte("hi"),

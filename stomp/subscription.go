@@ -89,15 +89,16 @@ type Message struct {
 func (s *Subscription) Deliver(m Message) error {
 	c := s.conn
 	ackID := m.ID + "." + s.tag
-	f := &Frame{Command: CmdMessage, Header: make(Header, 0, 5+len(m.Header)), Body: m.Body}
-	f.Header.Add("subscription", s.ID)
-	f.Header.Add("message-id", ackID)
-	f.Header.Add("destination", s.Destination)
+	var hdr [16]HeaderField // the frame lives only until it is encoded below
+	h := append(hdr[:0],
+		HeaderField{Key: "subscription", Value: s.ID},
+		HeaderField{Key: "message-id", Value: ackID},
+		HeaderField{Key: "destination", Value: s.Destination})
 	if s.Ack != AckAuto && c.Version() >= V12 {
-		f.Header.Add("ack", ackID)
+		h = append(h, HeaderField{Key: "ack", Value: ackID})
 	}
-	f.Header = append(f.Header, m.Header...)
-	b := AppendFrame(nil, f, c.Version())
+	h = append(h, m.Header...)
+	b := AppendFrame(nil, &Frame{Command: CmdMessage, Header: h, Body: m.Body}, c.Version())
 
 	c.mu.Lock()
 	if !s.active {
