@@ -61,6 +61,15 @@ func ParseMessageBody(body []byte, maxText int) (typ string, canonical []byte, e
 }
 
 func parseText(body []byte, maxText int) (string, []byte, error) {
+	if out, ok := canonicalText(body, maxText); ok {
+		return "text", out, nil
+	}
+	return strictText(body, maxText)
+}
+
+// strictText decodes a text body with unknown fields and trailing data
+// refused, checks it and re-encodes it.
+func strictText(body []byte, maxText int) (string, []byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var t textBody
@@ -81,4 +90,22 @@ func parseText(body []byte, maxText int) (string, []byte, error) {
 		return "", nil, fmt.Errorf("encode text body: %w", err)
 	}
 	return "text", out, nil
+}
+
+// canonicalText is parseText's fast path for the body clients normally
+// send: already canonical. It accepts only a body that json.Marshal of its
+// decoding reproduces byte for byte, which has exactly the keys "type" and
+// "text", in that order, and nothing after the object: the strict path would
+// accept it and return the same bytes. Anything else (other keys, case,
+// whitespace, escapes, duplicates, refusals) goes to the strict path.
+func canonicalText(body []byte, maxText int) ([]byte, bool) {
+	var t textBody
+	if json.Unmarshal(body, &t) != nil || strings.TrimSpace(t.Text) == "" || len(t.Text) > maxText {
+		return nil, false
+	}
+	out, err := json.Marshal(t)
+	if err != nil || !bytes.Equal(out, body) {
+		return nil, false
+	}
+	return out, true
 }
