@@ -25,6 +25,9 @@ done
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dir=${BENCH_DIR:-${TMPDIR:-/tmp}/rcpbench}
 redis_port=${BENCH_REDIS_PORT:-36379}
+# BENCH_REDIS_URL (optional) is the Redis rcpd and the probe use, for example
+# unix:///path/redis.sock?db=0 for a Redis on this host's Unix socket.
+redis_url=${BENCH_REDIS_URL:-redis://127.0.0.1:$redis_port/0}
 mysql_port=${BENCH_MYSQL_PORT:-33306}
 listen=${BENCH_LISTEN:-127.0.0.1:18480}
 pprof=${BENCH_PPROF:-127.0.0.1:18460}
@@ -36,7 +39,7 @@ run=$(date +%s)
 db="bench_$run"
 mariadb --no-defaults -h127.0.0.1 -P"$mysql_port" -uroot -e "CREATE DATABASE $db"
 export RCP_JWT_SECRET=${RCP_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}
-env RCP_LISTEN="$listen" RCP_REDIS_URL="redis://127.0.0.1:$redis_port/0" RCP_KEY_PREFIX="bench$run" \
+env RCP_LISTEN="$listen" RCP_REDIS_URL="$redis_url" RCP_KEY_PREFIX="bench$run" \
 	RCP_MYSQL_DSN="root@tcp(127.0.0.1:$mysql_port)/$db" RCP_LOG_LEVEL=warn RCP_PPROF="$pprof" \
 	"${envs[@]}" "$dir/rcpd" serve >"$dir/$name.rcpd.log" 2>&1 &
 rcpd=$!
@@ -57,6 +60,6 @@ curl -sf "http://$listen/readyz" >/dev/null || {
 pids="rcpd=$rcpd"
 [ -n "${BENCH_MYSQL_PID:-}" ] && pids="$pids,mariadb=$BENCH_MYSQL_PID"
 echo "loadavg before: $(cat /proc/loadavg)" >&2
-"$dir/rcpbench" --url "ws://$listen/ws" --redis-url "redis://127.0.0.1:$redis_port/0" \
+"$dir/rcpbench" --url "ws://$listen/ws" --redis-url "$redis_url" \
 	--pids "$pids" --run-id "r$run" "$@" | tee "$dir/$name.out"
 echo "loadavg after: $(cat /proc/loadavg)" >&2
