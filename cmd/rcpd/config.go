@@ -31,6 +31,7 @@ type config struct {
 	SendRate        float64       // SENDs per second per connection
 	SendBurst       int
 	PprofListen     string      // net/http/pprof on its own listener, empty = off
+	GCHeadroomMB    int         // heap growth past the live heap before a collection (gc.go)
 	Push            pushConfig  // escalation and push (push.go)
 	Media           mediaConfig // blob store and images (media.go)
 }
@@ -53,6 +54,7 @@ func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
 	fs.Float64Var(&c.SendRate, "send-rate", envParsed("RCP_SEND_RATE", 50.0, parseFloat), "SENDs per second per connection (RCP_SEND_RATE)")
 	fs.IntVar(&c.SendBurst, "send-burst", envInt("RCP_SEND_BURST", 100), "SENDs a connection may burst above the rate (RCP_SEND_BURST)")
 	fs.StringVar(&c.PprofListen, "pprof", env("RCP_PPROF", ""), "listen address of net/http/pprof, e.g. 127.0.0.1:6060; empty = off (RCP_PPROF)")
+	fs.IntVar(&c.GCHeadroomMB, "gc-headroom-mb", envInt("RCP_GC_HEADROOM_MB", DefaultGCHeadroom>>20), "MB the heap may grow past the live heap before a collection; 0 = Go's GOGC alone; ignored when GOGC is set (RCP_GC_HEADROOM_MB)")
 	c.Archive.register(fs)
 	c.Push.register(fs)
 	c.Media.register(fs)
@@ -65,6 +67,9 @@ func parseConfig(fs *flag.FlagSet, args []string) (config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("log level %q: %w", level, err)
+	}
+	if c.GCHeadroomMB < 0 || c.GCHeadroomMB > 1<<20 {
+		return c, fmt.Errorf("gc-headroom-mb %d: want 0..1048576", c.GCHeadroomMB)
 	}
 	if c.Partitions < 1 || c.Partitions > 16384 {
 		return c, fmt.Errorf("partitions %d: want 1..16384", c.Partitions)

@@ -112,7 +112,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	sender := d.broker.NewSender(broker.SenderConfig{}) // SENDs of all connections share pipelines
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); tuneGC(bg, uint64(cfg.GCHeadroomMB)<<20, log) }()
 	go func() { defer wg.Done(); acker.Run(bg) }()
 	go func() { defer wg.Done(); sender.Run(bg) }()
 	go func() { defer wg.Done(); fan.Run(bg, router.Dispatch) }()
