@@ -54,9 +54,9 @@ end
 -- up to the cursor is in MySQL), then trims the stream up to the cursor but
 -- never past an entry some member still has pending (the PEL is the whole
 -- ledger: rcp_send adds each member's entry with XCLAIM FORCE, so a group's
--- last-delivered-id says nothing). Pending entries older than expire_before_ms do not hold
--- the trim back for good: they are returned, and the caller escalates,
--- acknowledges them and calls again.
+-- last-delivered-id says nothing). Pending entries older than
+-- expire_before_ms do not hold the trim back for good: they are returned,
+-- and the caller escalates, acknowledges them and calls again.
 -- Returns {trimmed, held (0|1), cursor, group1, oldest1, group2, oldest2,
 -- ...} with the groups whose expired entries block the trim.
 local function commit(keys, args)
