@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,12 +19,7 @@ import (
 // ERROR answering it, and that the server then closes the connection.
 func imageRefusal(t *testing.T, n *node, user, room string, body []byte, kv ...string) *stomp.Frame {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), frameWait)
-	defer cancel()
-	c, err := n.rawConnectE(ctx, user)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := n.rawConnect(user)
 	defer c.close()
 	const id = "refused"
 	answer := make(chan *stomp.Frame, 1)
@@ -166,12 +160,7 @@ func TestImageBadInputRefused(t *testing.T) {
 // the server closed.
 func hugeSend(t *testing.T, n *node, user, room string, size int) (*stomp.Frame, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), frameWait)
-	defer cancel()
-	c, err := n.rawConnectE(ctx, user)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := n.rawConnect(user)
 	defer c.close()
 	prefix := `{"type":"image","image":{"contentType":"image/png","name":"huge.png","data":"`
 	const suffix = `"}}`
