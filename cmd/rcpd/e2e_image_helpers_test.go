@@ -154,13 +154,7 @@ func keySendBody(key, name string) []byte {
 // deliveredImage is the `image` object of a delivered image message; Data
 // is a pointer so that an absent `data` is told from an empty one.
 type deliveredImage struct {
-	Key         string  `json:"key"`
-	ContentType string  `json:"contentType"`
-	Name        string  `json:"name"`
-	Size        int64   `json:"size"`
-	Width       int     `json:"width"`
-	Height      int     `json:"height"`
-	SHA256      string  `json:"sha256"`
+	uploadReply         // what the upload answered, stored with the message
 	URL         string  `json:"url"`
 	Data        *string `json:"data"`
 }
@@ -262,7 +256,7 @@ func fetch(t *testing.T, u string) (int, []byte, http.Header) {
 	return resp.StatusCode, b, resp.Header
 }
 
-// uploadReply is a 201 of POST /v1/uploads.
+// uploadReply is a 201 of POST /v1/uploads: the image's stored fields.
 type uploadReply struct {
 	Key         string `json:"key"`
 	ContentType string `json:"contentType"`
