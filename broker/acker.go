@@ -12,7 +12,7 @@ import (
 type ackReq struct {
 	room, user string
 	ids        []string
-	done       chan error
+	done       func(error)
 }
 
 // Acker pipelines XACKs in small batches: the auto ack mode acknowledges
@@ -43,17 +43,29 @@ func (a *Acker) AckWait(ctx context.Context, room, user string, ids ...string) e
 	if len(ids) == 0 {
 		return nil
 	}
-	done := make(chan error, 1)
+	res := make(chan error, 1)
+	a.AckAsync(ctx, room, user, ids, func(err error) { res <- err })
 	select {
-	case a.in <- ackReq{room: room, user: user, ids: ids, done: done}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-done:
+	case err := <-res:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// AckAsync queues an XACK of ids for user in room and calls done once with
+// its result, from the goroutine of Run (done must not block). It blocks
+// while the queue is full; if ctx ends first, done gets ctx's error and the
+// entries stay pending. Run must be running.
+func (a *Acker) AckAsync(ctx context.Context, room, user string, ids []string, done func(error)) {
+	if len(ids) == 0 {
+		done(nil)
+		return
+	}
+	select {
+	case a.in <- ackReq{room: room, user: user, ids: ids, done: done}:
+	case <-ctx.Done():
+		done(ctx.Err())
 	}
 }
 
@@ -80,13 +92,34 @@ func (a *Acker) Run(ctx context.Context) {
 	}
 }
 
+// flush runs a batch in one pipeline, with one XACK per (room, user): the
+// ACKs of one connection queued together share it.
 func (a *Acker) flush(ctx context.Context, batch []ackReq) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	pipe := a.b.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, len(batch))
+	type xack struct {
+		room, user string
+		ids        []string
+		cmd        *redis.IntCmd
+	}
+	var xacks []xack
+	at := make(map[[2]string]int, len(batch))
+	which := make([]int, len(batch))
 	for i, r := range batch {
-		cmds[i] = pipe.XAck(ctx, a.b.KeysFor(r.room).Room(r.room), Group(r.user), r.ids...)
+		k := [2]string{r.room, r.user}
+		j, ok := at[k]
+		if !ok {
+			j = len(xacks)
+			at[k] = j
+			xacks = append(xacks, xack{room: r.room, user: r.user})
+		}
+		xacks[j].ids = append(xacks[j].ids, r.ids...)
+		which[i] = j
+	}
+	pipe := a.b.rdb.Pipeline()
+	for j := range xacks {
+		x := &xacks[j]
+		x.cmd = pipe.XAck(ctx, a.b.KeysFor(x.room).Room(x.room), Group(x.user), x.ids...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		// The entries stay pending: they are redelivered on the next
@@ -97,10 +130,11 @@ func (a *Acker) flush(ctx context.Context, batch []ackReq) {
 		if r.done == nil {
 			continue
 		}
-		if err := cmds[i].Err(); err != nil {
-			r.done <- fmt.Errorf("ack %d in %s for %s: %w", len(r.ids), r.room, r.user, err)
+		x := xacks[which[i]]
+		if err := x.cmd.Err(); err != nil {
+			r.done(fmt.Errorf("ack %d in %s for %s: %w", len(r.ids), r.room, r.user, err))
 			continue
 		}
-		r.done <- nil
+		r.done(nil)
 	}
 }

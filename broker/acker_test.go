@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rcp/rcp/broker"
 )
@@ -62,5 +66,69 @@ func TestAckWaitIsBoundedByItsContext(t *testing.T) {
 	}
 	if err := a.AckWait(ctx, "r1", "bob"); err != nil {
 		t.Fatalf("AckWait of no ids: %v", err)
+	}
+}
+
+// xackCounter counts the XACK commands the client sends in pipelines.
+type xackCounter struct{ n atomic.Int32 }
+
+func (h *xackCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *xackCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *xackCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			if c.Name() == "xack" {
+				h.n.Add(1)
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestAckAsyncMergesAMembersAcks: ACKs queued together run as one XACK per
+// (room, member), and each caller hears of its own.
+func TestAckAsyncMergesAMembersAcks(t *testing.T) {
+	ctx := context.Background()
+	b := newBroker(t)
+	mustJoin(t, b, "r1", "alice", "bob", "carol")
+	var ids []string
+	for range 5 {
+		res, err := b.Send(ctx, broker.SendRequest{Room: "r1", Sender: "alice", Type: "text", Body: []byte(`{"type":"text","text":"x"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.ID)
+	}
+	count := &xackCounter{}
+	b.Redis().AddHook(count)
+
+	a := b.NewAcker() // queued before Run starts: one batch
+	done := make(chan error, 4)
+	report := func(err error) { done <- err }
+	a.AckAsync(ctx, "r1", "bob", ids[0:1], report)
+	a.AckAsync(ctx, "r1", "carol", ids[0:1], report)
+	a.AckAsync(ctx, "r1", "bob", ids[1:3], report)
+	a.AckAsync(ctx, "r1", "bob", ids[1:2], report) // again: no effect, no error
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go a.Run(runCtx)
+	for range 4 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("an ACK never completed")
+		}
+	}
+	if n := count.n.Load(); n != 2 {
+		t.Errorf("%d XACK commands, want 2 (one for bob, one for carol)", n)
+	}
+	if got := pendingIDs(t, b, "r1", "bob"); !slices.Equal(got, ids[3:]) {
+		t.Errorf("bob pending %v, want %v", got, ids[3:])
+	}
+	if got := pendingIDs(t, b, "r1", "carol"); !slices.Equal(got, ids[1:]) {
+		t.Errorf("carol pending %v, want %v", got, ids[1:])
 	}
 }
