@@ -47,6 +47,8 @@ type Conn struct {
 
 	tx map[string][]*Frame // reader goroutine only
 
+	acks inflightAcks // ACKs handed to an AsyncAcker
+
 	value atomic.Value // application data
 }
 

@@ -17,6 +17,11 @@ func (c *Conn) dispatch(f *Frame) error {
 		}
 		return c.connect(f)
 	}
+	if barrier(f) {
+		if err := c.acks.wait(c.ctx, c.closing); err != nil {
+			return err
+		}
+	}
 	if tx, ok := f.Header.Get("transaction"); ok && isTransactional(f.Command) {
 		if err := c.buffer(tx, f); err != nil {
 			return err
@@ -70,6 +75,9 @@ func (c *Conn) receipt(f *Frame, extra Header) error {
 	id, ok := f.Header.Get("receipt")
 	if !ok {
 		return nil
+	}
+	if err := c.acks.wait(c.ctx, c.closing); err != nil {
+		return err // a RECEIPT vouches for every ACK before it
 	}
 	r := &Frame{Command: CmdReceipt, Header: append(Header{{"receipt-id", id}}, extra...)}
 	return c.enqueue(r)
@@ -256,6 +264,10 @@ func (c *Conn) ack(f *Frame) error {
 	}
 	if f.Command == CmdNack {
 		return c.srv.handler.Nack(c.ctx, s, ids)
+	}
+	if a, ok := c.srv.handler.(AsyncAcker); ok {
+		c.ackAsync(a, s, ids)
+		return nil
 	}
 	return c.srv.handler.Ack(c.ctx, s, ids)
 }
