@@ -241,6 +241,24 @@ func (h *STOMPHandler) Ack(ctx context.Context, s *stomp.Subscription, ids []str
 	return nil
 }
 
+// AckAsync implements stomp.AsyncAcker: a client-individual ACK joins the
+// shared XACK pipelines without holding the connection's reader (the
+// session still waits for it before any RECEIPT). Other modes acknowledge
+// at once, as Ack does.
+func (h *STOMPHandler) AckAsync(ctx context.Context, s *stomp.Subscription, ids []string, done func(error)) {
+	rs, ok := s.Value().(*roomSub)
+	if !ok || s.Ack != stomp.AckClientIndividual || h.router.acker == nil {
+		done(h.Ack(ctx, s, ids))
+		return
+	}
+	h.router.acker.AckAsync(ctx, rs.room, rs.user, ids, func(err error) {
+		if err != nil {
+			err = h.brokerError(err, rs.room)
+		}
+		done(err)
+	})
+}
+
 // Nack implements stomp.Handler: the entries stay pending in the ledger and
 // come back on the next SUBSCRIBE (or as a push).
 func (h *STOMPHandler) Nack(context.Context, *stomp.Subscription, []string) error { return nil }
