@@ -1,7 +1,9 @@
 package ackpending_test
 
 import (
+	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,5 +181,55 @@ func TestSweepSettlesRoomsThatNeedNoPass(t *testing.T) {
 	e.send("acked", "bob", "y")
 	if s := e.dueScore("acked"); s == -1 {
 		t.Fatal("swept room not rescheduled by a send")
+	}
+}
+
+// sweepCounter counts rcpesc_sweep calls and the rooms they carry.
+type sweepCounter struct{ calls, rooms atomic.Int32 }
+
+func (h *sweepCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *sweepCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *sweepCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if a := cmd.Args(); len(a) > 2 && a[0] == "fcall" && a[1] == "rcpesc_sweep" {
+			h.calls.Add(1)
+			h.rooms.Add((int32(len(a)) - 6) / 2) // fcall name numkeys due lease min_idle, then a key and a name per room
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// TestEscalatorCoalescesRoomsComingDue: rooms that come due within
+// Coalesce of each other are claimed and swept in one call.
+func TestEscalatorCoalescesRoomsComingDue(t *testing.T) {
+	e := newEnv(t, time.Second, 1)
+	rooms := []string{"c1", "c2", "c3"}
+	for _, r := range rooms {
+		e.room(r, "alice", "bob") // nothing pending: a sweep drops the room
+	}
+	due := e.b.KeysFor("c1").Due()
+	now, err := e.rdb.Time(t.Context()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rooms {
+		e.rdb.ZAdd(t.Context(), due, redis.Z{Score: float64(now.UnixMilli() + 100*int64(i+1)), Member: r})
+	}
+	count := &sweepCounter{}
+	e.rdb.AddHook(count)
+	cfg := e.cfg
+	cfg.Poll, cfg.Coalesce = 5*time.Second, time.Second
+	e.start(cfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for e.rdb.ZCard(t.Context(), due).Val() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the rooms never left the schedule")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c, n := count.calls.Load(), count.rooms.Load(); c != 1 || n != 3 {
+		t.Fatalf("%d sweeps of %d rooms in all, want 1 sweep of the 3", c, n)
 	}
 }

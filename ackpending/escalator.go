@@ -26,13 +26,18 @@ type Config struct {
 	OnlineRecheck time.Duration
 	Lease         time.Duration // how long a claim holds a room (30 s)
 	Poll          time.Duration // longest sleep between claims of a partition (250 ms)
-	Batch         int           // rooms claimed per call (16)
-	Rooms         int           // rooms processed at once per node (64)
-	Sends         int           // FCM requests in flight per node (100)
-	Page          int           // pending entries read per member per pass (500)
-	Preview       Preview       // global preview policy (sender)
-	PreviewTTL    time.Duration // how long a room's policy is cached (1 min)
-	Retry         RetryPolicy
+	// Coalesce is the shortest sleep before a room that is not yet due
+	// (200 ms): the rooms that come due within it are claimed and swept
+	// in one call each instead of one call per room, for a push at most
+	// this much later.
+	Coalesce   time.Duration
+	Batch      int           // rooms claimed per call (16)
+	Rooms      int           // rooms processed at once per node (64)
+	Sends      int           // FCM requests in flight per node (100)
+	Page       int           // pending entries read per member per pass (500)
+	Preview    Preview       // global preview policy (sender)
+	PreviewTTL time.Duration // how long a room's policy is cached (1 min)
+	Retry      RetryPolicy
 	// ConfigPause is how long pushes pause after a credentials or sender id
 	// error (1 min): reported loudly once, not retried in a loop.
 	ConfigPause time.Duration
@@ -44,7 +49,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Prefix: "rcp", Partitions: 16, OfflineGrace: 2 * time.Second, AckTimeout: 30 * time.Second,
 		OnlineRecheck: 2 * time.Second,
-		Lease:         30 * time.Second, Poll: 250 * time.Millisecond, Batch: 16, Rooms: 64, Sends: 100, Page: 500,
+		Lease:         30 * time.Second, Poll: 250 * time.Millisecond, Coalesce: 200 * time.Millisecond, Batch: 16, Rooms: 64, Sends: 100, Page: 500,
 		Preview: PreviewSender, PreviewTTL: time.Minute, Retry: DefaultRetryPolicy(), ConfigPause: time.Minute}
 }
 
@@ -68,6 +73,7 @@ func (c Config) withDefaults() Config {
 	set(&c.OnlineRecheck, d.OnlineRecheck)
 	set(&c.Lease, d.Lease)
 	set(&c.Poll, d.Poll)
+	set(&c.Coalesce, d.Coalesce)
 	set(&c.PreviewTTL, d.PreviewTTL)
 	set(&c.ConfigPause, d.ConfigPause)
 	seti(&c.Partitions, d.Partitions)
@@ -169,7 +175,7 @@ func (e *Escalator) runPartition(ctx context.Context, k broker.Keys, wg *sync.Wa
 		}
 		wait := e.cfg.Poll
 		if c.next >= 0 {
-			wait = min(wait, time.Duration(c.next-c.now)*time.Millisecond)
+			wait = min(wait, max(time.Duration(c.next-c.now)*time.Millisecond, e.cfg.Coalesce))
 		}
 		sleep(ctx, wait)
 	}
