@@ -30,8 +30,9 @@ type Conn struct {
 	hbSend  atomic.Int64 // server → client heart-beat interval in ns, 0 = none
 
 	out      outQueue
-	batch    []outFrame // writer only: frames taken from out
-	written  []func()   // writer only: callbacks of frames written since the last flush
+	batch    []outFrame   // writer only: frames taken from out
+	writeDL  lazyDeadline // writer only
+	written  []func()     // writer only: callbacks of frames written since the last flush
 	closing  chan struct{}
 	once     sync.Once
 	final    atomic.Pointer[finalFrame]
@@ -169,21 +170,52 @@ func (c *Conn) readFailed(err error) {
 	}
 }
 
-// deadlineReader sets the transport's read deadline before every read: the
-// earlier of the heart-beat grace and the current frame's deadline.
-type deadlineReader struct{ c *Conn }
+// deadlineReader keeps the transport's read deadline at the earlier of the
+// heart-beat grace and the current frame's deadline. The heart-beat one may
+// run up to an eighth late (lazyDeadline): a busy connection re-arms its
+// timer a few times per grace period, not on every read.
+type deadlineReader struct {
+	c  *Conn
+	dl lazyDeadline
+}
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	c := d.c
-	var dl time.Time
+	var want time.Time
+	var slack time.Duration
 	if c.hbRecv > 0 {
-		dl = time.Now().Add(time.Duration(float64(c.hbRecv) * c.srv.cfg.HeartbeatGrace))
+		wait := time.Duration(float64(c.hbRecv) * c.srv.cfg.HeartbeatGrace)
+		want, slack = time.Now().Add(wait), wait/8
 	}
-	if fd := c.frameDeadline.Load(); fd != 0 && (dl.IsZero() || fd < dl.UnixNano()) {
-		dl = time.Unix(0, fd)
+	if fd := c.frameDeadline.Load(); fd != 0 && (want.IsZero() || fd < want.UnixNano()) {
+		want, slack = time.Unix(0, fd), 0
 	}
-	c.t.SetReadDeadline(dl)
+	if at, ok := d.dl.next(want, slack); ok {
+		c.t.SetReadDeadline(at)
+	}
 	return c.t.Read(p)
+}
+
+// lazyDeadline is a deadline kept within [want, want+slack] rather than at
+// want: setting one re-arms a runtime timer, which costs as much as a small
+// read.
+type lazyDeadline struct{ at time.Time }
+
+// next returns the deadline to set for want (zero: none) and true, or false
+// when the one already set is within slack after want.
+func (d *lazyDeadline) next(want time.Time, slack time.Duration) (time.Time, bool) {
+	switch {
+	case want.IsZero():
+		if d.at.IsZero() {
+			return d.at, false
+		}
+	case !d.at.IsZero() && !d.at.Before(want) && d.at.Sub(want) <= slack:
+		return d.at, false
+	default:
+		want = want.Add(slack)
+	}
+	d.at = want
+	return want, true
 }
 
 // enqueue queues an encoded frame. A full queue means the client does not
@@ -324,7 +356,10 @@ func (c *Conn) writeQueued() (n int, ok bool) {
 }
 
 func (c *Conn) write(f outFrame) bool {
-	c.t.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	wt := c.srv.cfg.WriteTimeout
+	if at, ok := c.writeDL.next(time.Now().Add(wt), wt/8); ok {
+		c.t.SetWriteDeadline(at)
+	}
 	if err := c.t.WriteFrame(f.b); err != nil {
 		c.abort()
 		return false

@@ -57,10 +57,10 @@ type Config struct {
 	Limits           Limits
 	HeartbeatSend    time.Duration // how often the server offers to send heart-beats
 	HeartbeatRecv    time.Duration // how often the server wants the client's
-	HeartbeatGrace   float64       // silent for interval × grace → closed (default 2)
+	HeartbeatGrace   float64       // silent for interval × grace (up to an eighth more) → closed (default 2)
 	ConnectTimeout   time.Duration // time from accept to a complete CONNECT
 	FrameTimeout     time.Duration // time from a frame's first byte to its NUL
-	WriteTimeout     time.Duration // time to write one batch before the peer counts as stuck
+	WriteTimeout     time.Duration // time to write one batch before the peer counts as stuck (up to an eighth more)
 	OutboundQueue    int           // frames queued per connection before it is a slow consumer
 	MaxSubscriptions int           // per connection
 	MaxUnacked       int           // per connection, over all client/client-individual subscriptions
