@@ -79,6 +79,22 @@ func expectReceipt(t *testing.T, c *sessClient, id string) {
 	}
 }
 
+// receiptWaitsFor checks that the frame asking for receipt, already sent,
+// holds the reader while ACK a is in flight: a SEND of body next is not
+// handled until a is done, then the RECEIPT and next's MESSAGE follow.
+func receiptWaitsFor(t *testing.T, h *heldAcks, c *sessClient, a heldAck, receipt, next string) {
+	t.Helper()
+	before := h.sends.Load()
+	c.send(stomp.CmdSend, next, "destination", "/topic/a")
+	settle()
+	if n := h.sends.Load(); n != before {
+		t.Fatalf("SEND %q handled while RECEIPT %s waits for an ACK", next, receipt)
+	}
+	a.done(nil)
+	expectReceipt(t, c, receipt)
+	expectBody(t, c, next)
+}
+
 // TestSessionAsyncAckKeepsReading: an ACK without receipt handed to an
 // AsyncAcker does not hold the reader (a later SEND is delivered while
 // the ACK is in flight), but a RECEIPT waits for it, and so does every
@@ -95,14 +111,7 @@ func TestSessionAsyncAckKeepsReading(t *testing.T) {
 		expectBody(t, c, "two")
 		c.send(stomp.CmdSend, "three", "destination", "/topic/a", "receipt", "r-three")
 		expectBody(t, c, "three")
-		c.send(stomp.CmdSend, "four", "destination", "/topic/a")
-		settle()
-		if n := h.sends.Load(); n != 3 {
-			t.Fatalf("%d SENDs handled while the RECEIPT waits for an ACK, want 3", n)
-		}
-		a.done(nil)
-		expectReceipt(t, c, "r-three")
-		expectBody(t, c, "four")
+		receiptWaitsFor(t, h, c, a, "r-three", "four")
 	})
 }
 
@@ -128,15 +137,7 @@ func TestSessionAsyncAckBarrier(t *testing.T) {
 		c.send(stomp.CmdSend, "two", "destination", "/topic/a")
 		two := expectBody(t, c, "two")
 		c.send(stomp.CmdAck, "", "id", two.Header.Value("ack"), "receipt", "r-ack")
-		a = h.held(t)
-		c.send(stomp.CmdSend, "three", "destination", "/topic/a")
-		settle()
-		if n := h.sends.Load(); n != 2 {
-			t.Fatalf("%d SENDs handled while an ACK's RECEIPT waits, want 2", n)
-		}
-		a.done(nil)
-		expectReceipt(t, c, "r-ack")
-		expectBody(t, c, "three")
+		receiptWaitsFor(t, h, c, h.held(t), "r-ack", "three")
 	})
 }
 
