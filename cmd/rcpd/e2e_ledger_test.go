@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rcp/rcp/broker"
 	"github.com/rcp/rcp/stomp"
@@ -284,4 +285,45 @@ func TestReceiptsIncreaseInSendOrder(t *testing.T) {
 		t.Fatalf("stream ids %v\nreceipted %v", got, want)
 	}
 	l.waitPending("led5", "bob", want)
+}
+
+// TestLedgerAckWithoutReceiptThenResubscribe: ACKs sent without a receipt
+// do not hold the connection, yet they are in the ledger before a later
+// SUBSCRIBE is handled, so its backlog replay does not resend them; an
+// ACK's RECEIPT comes once its XACK is done.
+func TestLedgerAckWithoutReceiptThenResubscribe(t *testing.T) {
+	e := newEnv(t)
+	n := e.start()
+	n.createRoom("led5", "alice", "bob")
+	l := e.ledger()
+	alice := n.rawConnect("alice")
+	m1, m2, m3 := sendText(t, alice, "led5", "m1"), sendText(t, alice, "led5", "m2"), sendText(t, alice, "led5", "m3")
+
+	bob := n.rawConnect("bob")
+	bob.subscribe("s1", "led5", "client-individual")
+	got := bob.nextN(3)
+	expectMessages(t, got, []sent{m1, m2, m3}, "alice", "led5")
+	for _, m := range got[:2] {
+		if err := bob.ackAsyncE(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob.subscribe("s2", "led5", "client-individual") // a second subscription: replays what is pending
+	m, err := bob.nextE(time.Second)
+	if err != nil {
+		t.Fatalf("s2 replayed nothing (%v), want m3", err)
+	}
+	if got := m.Header.Value("x-stream-id"); got != m3.id {
+		t.Fatalf("s2 replayed %s first, want m3 %s: the ACKs were not in the ledger", got, m3.id)
+	}
+	if m, err := bob.nextE(200 * time.Millisecond); err == nil {
+		t.Fatalf("s2 replayed %s too", m.Header.Value("x-stream-id"))
+	}
+	if p := l.pending("led5", "bob"); !slices.Equal(p, ids(m3)) {
+		t.Fatalf("pending %v, want %v", p, ids(m3))
+	}
+	mustReceipt(t, bob.request(stomp.CmdAck, nil, "id", got[2].Header.Value("ack")))
+	if p := l.pending("led5", "bob"); len(p) != 0 {
+		t.Fatalf("pending right after the ACK's RECEIPT %v, want none", p)
+	}
 }
