@@ -17,6 +17,9 @@ var (
 	ErrNotMember = errors.New("not a member of the room")
 	ErrBadID     = errors.New("invalid id")
 	ErrNoGroup   = errors.New("member has no consumer group")
+	// ErrClientIDUsed: the x-client-id already names a message of another
+	// type in the room (a retry must resend the same message).
+	ErrClientIDUsed = errors.New("client id already used for another message")
 )
 
 // Config tunes the broker.
@@ -124,6 +127,9 @@ func sendResult(r SendRequest, cmd *redis.Cmd) (SendResult, error) {
 		if strings.HasPrefix(err.Error(), "NOTMEMBER") {
 			return SendResult{}, fmt.Errorf("send to %s as %s: %w", r.Room, r.Sender, ErrNotMember)
 		}
+		if msg, ok := strings.CutPrefix(err.Error(), "CLIENTIDUSED "); ok {
+			return SendResult{}, fmt.Errorf("send to %s: %s: %w", r.Room, msg, ErrClientIDUsed)
+		}
 		return SendResult{}, fmt.Errorf("send to %s: %w", r.Room, err)
 	}
 	if len(res) != 3 {
@@ -133,6 +139,24 @@ func sendResult(r SendRequest, cmd *redis.Cmd) (SendResult, error) {
 	seq, _ := res[1].(int64)
 	dup, _ := res[2].(int64)
 	return SendResult{ID: id, Seq: seq, Duplicate: dup == 1}, nil
+}
+
+// ClientIDType returns the type of the message a SEND with client id cid
+// stored in room within the dedup window ("" for a record older than
+// library version 5), and whether there is one.
+func (b *Broker) ClientIDType(ctx context.Context, room, cid string) (string, bool, error) {
+	v, err := b.rdb.Get(ctx, b.KeysFor(room).Dedup(room, cid)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("client id %s in %s: %w", cid, room, err)
+	}
+	f := strings.Fields(v)
+	if len(f) < 3 {
+		return "", true, nil
+	}
+	return f[2], true, nil
 }
 
 // fcallOnce is FCall without go-redis's resend after a network error: the

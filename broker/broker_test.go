@@ -2,7 +2,9 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +111,48 @@ func TestSendIdempotentAndMembership(t *testing.T) {
 	}
 	if es, _ := b.Range(ctx, "r2", "", 10); len(es) != 1 {
 		t.Fatalf("foreign send wrote: %d entries", len(es))
+	}
+}
+
+// TestSendClientIDOfAnotherType: a client id names one message; a SEND of
+// another type under it is refused and writes nothing, a retry of the same
+// type is deduplicated. Records written before the type was kept ("id
+// seq") deduplicate any type, as before.
+func TestSendClientIDOfAnotherType(t *testing.T) {
+	ctx := context.Background()
+	b := newBroker(t)
+	mustJoin(t, b, "r3", "alice", "bob")
+	text := broker.SendRequest{Room: "r3", Sender: "alice", Type: "text", Body: []byte(`{}`), ClientID: "c-1"}
+	first, err := b.Send(ctx, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ, found, err := b.ClientIDType(ctx, "r3", "c-1"); err != nil || !found || typ != "text" {
+		t.Fatalf("ClientIDType: %q %v %v, want text", typ, found, err)
+	}
+	image := text
+	image.Type, image.Body = "image", []byte(`{"type":"image"}`)
+	if _, err := b.Send(ctx, image); !errors.Is(err, broker.ErrClientIDUsed) {
+		t.Fatalf("image under a text's client id: %v, want ErrClientIDUsed", err)
+	}
+	if again, err := b.Send(ctx, text); err != nil || again.ID != first.ID || !again.Duplicate {
+		t.Fatalf("text retry: %+v %v, first %+v", again, err, first)
+	}
+	if es, _ := b.Range(ctx, "r3", "", 10); len(es) != 1 {
+		t.Fatalf("%d entries, want the first only", len(es))
+	}
+
+	legacy := first.ID + " " + strconv.FormatInt(first.Seq, 10)
+	b.Redis().Set(ctx, b.KeysFor("r3").Dedup("r3", "c-0"), legacy, time.Minute)
+	if typ, found, err := b.ClientIDType(ctx, "r3", "c-0"); err != nil || !found || typ != "" {
+		t.Fatalf("ClientIDType of a legacy record: %q %v %v", typ, found, err)
+	}
+	image.ClientID = "c-0"
+	if res, err := b.Send(ctx, image); err != nil || res.ID != first.ID || !res.Duplicate {
+		t.Fatalf("send under a legacy record: %+v %v", res, err)
+	}
+	if _, found, err := b.ClientIDType(ctx, "r3", "c-9"); err != nil || found {
+		t.Fatalf("ClientIDType of an unused id: %v %v", found, err)
 	}
 }
 

@@ -357,7 +357,7 @@ func TestClusterPartitionsSpreadAndRoundTrip(t *testing.T) {
 		if _, err := node.ZScore(ctx, k.Due(), room).Result(); err != nil {
 			t.Fatalf("partition %d: ZSCORE %s on %s: %v", p, k.Due(), addr, err)
 		}
-		if v, err := node.Get(ctx, k.Dedup(room, "c1")).Result(); err != nil || v != head {
+		if v, err := node.Get(ctx, k.Dedup(room, "c1")).Result(); err != nil || v != head+" text" {
 			t.Fatalf("partition %d: GET %s on %s = %q %v", p, k.Dedup(room, "c1"), addr, v, err)
 		}
 		if fe, err := node.XRevRangeN(ctx, k.Feed(), "+", "-", 1).Result(); err != nil || len(fe) != 1 || fe[0].Values["i"] != res.ID {

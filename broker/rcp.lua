@@ -5,7 +5,7 @@
 -- Bump LIBRARY_VERSION whenever this file changes: rcpd loads the library
 -- (FUNCTION LOAD REPLACE) when the version on the server differs.
 
-local LIBRARY_VERSION = '4'
+local LIBRARY_VERSION = '5'
 
 local function group_of(user)
   return 'u:' .. user
@@ -41,7 +41,8 @@ end
 
 -- send: KEYS room, members, feed, heads, due, dedup (dedup may be '')
 -- ARGV room, sender, type, body, client id, due delay ms, feed maxlen, dedup ttl s
--- Returns {id, seq, duplicate(0|1)}.
+-- Returns {id, seq, duplicate(0|1)}; a client id already used for a message
+-- of another type is refused (CLIENTIDUSED).
 local function send(keys, args)
   local room_key, members, feed, heads, due, dedup =
     keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
@@ -54,7 +55,11 @@ local function send(keys, args)
   if cid ~= '' then
     local prior = redis.call('GET', dedup)
     if prior then
-      local id, seq = string.match(prior, '^(%S+) (%d+)$')
+      -- "id seq type" ("id seq" from library version 4 and earlier).
+      local id, seq, ptyp = string.match(prior, '^(%S+) (%d+) ?(%S*)$')
+      if ptyp ~= '' and ptyp ~= typ then
+        return redis.error_reply('CLIENTIDUSED x-client-id ' .. cid .. ' already names a ' .. ptyp .. ' message')
+      end
       return { id, tonumber(seq), 1 }
     end
   end
@@ -86,7 +91,7 @@ local function send(keys, args)
   local at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + due_ms
   redis.call('ZADD', due, 'NX', at, room)
   if cid ~= '' then
-    redis.call('SET', dedup, id .. ' ' .. seq, 'EX', dedup_ttl)
+    redis.call('SET', dedup, id .. ' ' .. seq .. ' ' .. typ, 'EX', dedup_ttl)
   end
   return { id, seq, 0 }
 end

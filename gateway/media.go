@@ -34,8 +34,28 @@ func (h *STOMPHandler) messageBody(ctx context.Context, room, user, clientID str
 	if err := h.checkMember(ctx, room, user); err != nil {
 		return "", nil, err // nothing is stored for a room the sender is not in
 	}
+	if err := h.checkClientID(ctx, room, clientID, "image"); err != nil {
+		return "", nil, err // nor for an id that names another message
+	}
 	canonical, err = h.media.PrepareSend(ctx, room, user, clientID, body)
 	return "image", canonical, err
+}
+
+// checkClientID refuses a client id that already names a message of
+// another type than typ in room (rcp_send refuses it too, but an image
+// would be stored first).
+func (h *STOMPHandler) checkClientID(ctx context.Context, room, clientID, typ string) error {
+	if clientID == "" {
+		return nil
+	}
+	prior, found, err := h.broker.ClientIDType(ctx, room, clientID)
+	if err != nil {
+		return h.brokerError(err, room)
+	}
+	if found && prior != "" && prior != typ {
+		return clientIDUsed(broker.ErrClientIDUsed, "type "+prior)
+	}
+	return nil
 }
 
 // bodyRefusal is the ERROR of a SEND whose body was not accepted.

@@ -144,8 +144,17 @@ func (h *STOMPHandler) brokerError(err error, room string) error {
 	if errors.Is(err, broker.ErrNotMember) {
 		return stomp.Refuse(err, msgNotMember, room)
 	}
+	if errors.Is(err, broker.ErrClientIDUsed) {
+		return clientIDUsed(err, "another type")
+	}
 	h.log.Error("broker call failed", "room", room, "err", err)
 	return stomp.Refuse(err, msgTemporarilyDown, "the message store did not answer; retry with the same x-client-id")
+}
+
+// clientIDUsed refuses a SEND whose x-client-id names a message of another
+// type: the retry of a text cannot become an image, nor the reverse.
+func clientIDUsed(err error, prior string) error {
+	return stomp.Refuse(err, msgBadBody, "x-client-id already used for a message of "+prior+" in this room")
 }
 
 // checkMember refuses a user who is not a member of room.

@@ -145,6 +145,19 @@ func TestImageBadInputRefused(t *testing.T) {
 	t.Logf("50 MiB SEND: the server closed after %d bytes", written)
 	after("50 MiB body")
 
+	// An x-client-id that names a text cannot name an image (refused before
+	// the image is stored), nor the reverse.
+	expectFrom(t, bob, sub, alice.send(room, textBody("text t-1"), "x-client-id", "t-1"), "alice", room)
+	xl++
+	f = imageRefusal(t, n, "alice", room, imageSendBody(good, "image/png", "a.png"), "x-client-id", "t-1")
+	checkRefusal(t, "image under a text's x-client-id", f, "invalid message body", "x-client-id already used for a message of type text")
+	after("image under a text's x-client-id")
+	expectFrom(t, bob, sub, alice.send(room, imageSendBody(good, "image/png", "a.png"), "x-client-id", "i-1"), "alice", room)
+	objects, rows, xl = objects+1, rows+1, xl+1
+	f = imageRefusal(t, n, "alice", room, textBody("text i-1"), "x-client-id", "i-1")
+	checkRefusal(t, "text under an image's x-client-id", f, "invalid message body", "x-client-id already used for a message of another type")
+	after("text under an image's x-client-id")
+
 	// Nothing was claimed: the uploads still serve their owners.
 	s := n.rawConnect("bob").send(room, keySendBody(bobsUpload.Key, ""))
 	m := expectFrom(t, bob, sub, s, "bob", room)
