@@ -11,17 +11,22 @@ import (
 	"github.com/rcp/rcp/sqlc/rcpdb"
 )
 
-// BlobRetention is the blob store's hook: it deletes a room's blobs created
-// before cutoff, at most limit of them, and returns how many it deleted.
-// Without one (the blob store does not exist yet) blobs are left alone.
+// BlobRetention is the blob store's hook: ExpireBlobs deletes a room's
+// blobs created before cutoff, ExpireUploads the uploads that no SEND
+// claimed created before cutoff; each at most limit of them, returning how
+// many it deleted. Without one (no blob store) blobs are left alone.
 type BlobRetention interface {
 	ExpireBlobs(ctx context.Context, room string, cutoff time.Time, limit int) (int, error)
+	ExpireUploads(ctx context.Context, cutoff time.Time, limit int) (int, error)
 }
 
 // RetentionConfig tunes the retention jobs.
 type RetentionConfig struct {
 	// O2OExpiry deletes an O2O room this long after it was closed; 0 never.
 	O2OExpiry time.Duration
+	// UploadTTL deletes an upload no SEND claimed this long after it was
+	// stored; 0 never.
+	UploadTTL time.Duration
 	// Interval is the pause between two runs.
 	Interval time.Duration
 	// Batch bounds the rows of one DELETE.
@@ -68,6 +73,7 @@ type RetentionStats struct {
 	ExpiredRows  int64 // rows of expired O2O rooms
 	ExpiredRooms int
 	Blobs        int
+	Uploads      int // unclaimed uploads past UploadTTL
 }
 
 // Run runs the jobs every Interval until ctx ends; one node at a time runs
@@ -105,7 +111,7 @@ func (r *Retention) runLeased(ctx context.Context) {
 	}
 	if st != (RetentionStats{}) {
 		r.cfg.Logger.Info("retention run", "text", st.Text, "media", st.Media,
-			"expiredRooms", st.ExpiredRooms, "expiredRows", st.ExpiredRows, "blobs", st.Blobs)
+			"expiredRooms", st.ExpiredRooms, "expiredRows", st.ExpiredRows, "blobs", st.Blobs, "uploads", st.Uploads)
 	}
 }
 
@@ -120,7 +126,27 @@ func (r *Retention) RunOnce(ctx context.Context, now time.Time) (RetentionStats,
 			return st, err
 		}
 	}
+	if r.cfg.UploadTTL > 0 && r.cfg.Blobs != nil {
+		if err := r.uploads(ctx, now.Add(-r.cfg.UploadTTL), &st); err != nil {
+			return st, err
+		}
+	}
 	return st, nil
+}
+
+// uploads deletes, in batches, the uploads no SEND claimed before cutoff.
+func (r *Retention) uploads(ctx context.Context, cutoff time.Time, st *RetentionStats) error {
+	for ctx.Err() == nil {
+		n, err := r.cfg.Blobs.ExpireUploads(ctx, cutoff, r.cfg.Batch)
+		st.Uploads += n
+		if err != nil {
+			return fmt.Errorf("retention: unclaimed uploads: %w", err)
+		}
+		if n < r.cfg.Batch {
+			return nil
+		}
+	}
+	return ctx.Err()
 }
 
 // roomPolicies applies every room's text and media days.

@@ -381,3 +381,52 @@ func TestDatabaseDownStoresNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestExpireUploads: uploads no SEND claimed are deleted once older than
+// the cutoff; claimed uploads and SENT images stay, and a SEND of an
+// expired upload's key is refused.
+func TestExpireUploads(t *testing.T) {
+	each(t, func(t *testing.T, newStore func(*testing.T) storeUnderTest) {
+		f := newFixture(t, newStore, nil)
+		unused := []Image{upload(t, f, "r1", "alice", encodePNG(t, 3, 3)), upload(t, f, "r2", "bob", encodePNG(t, 4, 4))}
+		used := upload(t, f, "r1", "alice", encodePNG(t, 5, 5))
+		if _, err := f.PrepareSend(t.Context(), "r1", "alice", "c-1", keyBody(used.Key)); err != nil {
+			t.Fatal(err)
+		}
+		sent := decodeImage(t, mustSend(t, f, "r1", encodePNG(t, 6, 6)))
+		if n, err := f.ExpireUploads(t.Context(), time.Now().Add(-time.Hour), 10); err != nil || n != 0 {
+			t.Fatalf("expire before the uploads existed: %d, %v", n, err)
+		}
+		if n, err := f.ExpireUploads(t.Context(), time.Now().Add(time.Minute), 1); err != nil || n != 1 {
+			t.Fatalf("expire, limit 1: %d, %v", n, err)
+		}
+		if n, err := f.ExpireUploads(t.Context(), time.Now().Add(time.Minute), 10); err != nil || n != 1 {
+			t.Fatalf("expire the rest: %d, %v", n, err)
+		}
+		if got := f.store.count(t); got != 2 {
+			t.Fatalf("%d blobs left, want the claimed upload and the sent image", got)
+		}
+		for _, img := range unused {
+			row, err := rcpdb.New(f.db).GetBlob(t.Context(), img.Key)
+			if err != nil || !row.DeletedAt.Valid {
+				t.Fatalf("unused upload %s: deleted_at %v, %v", img.Key, row.DeletedAt, err)
+			}
+		}
+		for _, key := range []string{used.Key, sent.Key} {
+			rc, _, err := f.store.Get(t.Context(), key)
+			if err != nil {
+				t.Fatalf("blob %s after the expiry: %v", key, err)
+			}
+			rc.Close()
+		}
+		if _, err := f.PrepareSend(t.Context(), "r1", "alice", "c-2", keyBody(unused[0].Key)); !IsInvalid(err) {
+			t.Fatalf("SEND of an expired upload: %v, want a refusal", err)
+		}
+		// A claim that lands between the listing and the retirement wins.
+		at := sql.NullTime{Time: time.Now(), Valid: true}
+		if n, err := rcpdb.New(f.db).MarkUnclaimedBlobDeleted(t.Context(),
+			rcpdb.MarkUnclaimedBlobDeletedParams{DeletedAt: at, BlobKey: used.Key}); err != nil || n != 0 {
+			t.Fatalf("retiring a claimed upload: %d rows, %v; want 0", n, err)
+		}
+	})
+}

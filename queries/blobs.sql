@@ -39,3 +39,20 @@ LIMIT ?;
 UPDATE blobs
 SET deleted_at = ?
 WHERE blob_key = ? AND deleted_at IS NULL;
+
+-- name: ListUnclaimedBlobsBefore :many
+-- Uploads no SEND claimed, created before a cutoff, oldest first (index
+-- blobs_unclaimed).
+SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, deleted_at,
+       width, height, name, claimed_at, claim_client
+FROM blobs
+WHERE claimed_at IS NULL AND deleted_at IS NULL AND created_at < sqlc.arg(cutoff)
+ORDER BY created_at
+LIMIT ?;
+
+-- name: MarkUnclaimedBlobDeleted :execrows
+-- Retires an upload only while no SEND has claimed it: a claim and this
+-- update race on the row, and exactly one of them wins (0 rows: the claim).
+UPDATE blobs
+SET deleted_at = ?
+WHERE blob_key = ? AND claimed_at IS NULL AND deleted_at IS NULL;

@@ -31,6 +31,7 @@ type archiveConfig struct {
 	Workers           int           // RCP_ARCHIVE_WORKERS
 	O2OExpireDays     int           // RCP_O2O_EXPIRE_DAYS, 0 = never
 	RetentionInterval time.Duration // RCP_RETENTION_INTERVAL
+	UploadTTL         time.Duration // RCP_UPLOAD_TTL
 }
 
 func (a *archiveConfig) register(fs *flag.FlagSet) {
@@ -44,6 +45,8 @@ func (a *archiveConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&a.Workers, "archive-workers", envInt("RCP_ARCHIVE_WORKERS", 2), "partitions archived at once (RCP_ARCHIVE_WORKERS)")
 	fs.IntVar(&a.O2OExpireDays, "o2o-expire-days", envInt("RCP_O2O_EXPIRE_DAYS", 30), "delete closed O2O rooms this many days after close, 0 = never (RCP_O2O_EXPIRE_DAYS)")
 	fs.DurationVar(&a.RetentionInterval, "retention-interval", envDuration("RCP_RETENTION_INTERVAL", time.Hour), "pause between retention runs (RCP_RETENTION_INTERVAL)")
+	a.UploadTTL = envParsed("RCP_UPLOAD_TTL", 24*time.Hour, parseLongDuration)
+	fs.Var(longDuration{&a.UploadTTL}, "upload-ttl", "delete an upload that no SEND used this long after it was stored, e.g. 1d; 0 = never (RCP_UPLOAD_TTL)")
 }
 
 func (a archiveConfig) validate() error {
@@ -103,7 +106,7 @@ func startArchive(bg context.Context, wg *sync.WaitGroup, cfg config, d *deps, e
 	})
 	rcfg := archiver.RetentionConfig{
 		O2OExpiry: time.Duration(cfg.Archive.O2OExpireDays) * 24 * time.Hour, Interval: cfg.Archive.RetentionInterval,
-		Metrics: m, Logger: log,
+		UploadTTL: cfg.Archive.UploadTTL, Metrics: m, Logger: log,
 	}
 	if d.media != nil { // a nil *Service must not become a non-nil interface
 		rcfg.Blobs = d.media

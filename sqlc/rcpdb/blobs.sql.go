@@ -199,6 +199,59 @@ func (q *Queries) ListRoomBlobsCreatedBefore(ctx context.Context, arg ListRoomBl
 	return items, nil
 }
 
+const listUnclaimedBlobsBefore = `-- name: ListUnclaimedBlobsBefore :many
+SELECT blob_key, room_id, owner_id, content_type, size, sha256, created_at, deleted_at,
+       width, height, name, claimed_at, claim_client
+FROM blobs
+WHERE claimed_at IS NULL AND deleted_at IS NULL AND created_at < ?
+ORDER BY created_at
+LIMIT ?
+`
+
+type ListUnclaimedBlobsBeforeParams struct {
+	Cutoff time.Time
+	Limit  int32
+}
+
+// Uploads no SEND claimed, created before a cutoff, oldest first (index
+// blobs_unclaimed).
+func (q *Queries) ListUnclaimedBlobsBefore(ctx context.Context, arg ListUnclaimedBlobsBeforeParams) ([]Blob, error) {
+	rows, err := q.db.QueryContext(ctx, listUnclaimedBlobsBefore, arg.Cutoff, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Blob{}
+	for rows.Next() {
+		var i Blob
+		if err := rows.Scan(
+			&i.BlobKey,
+			&i.RoomID,
+			&i.OwnerID,
+			&i.ContentType,
+			&i.Size,
+			&i.Sha256,
+			&i.CreatedAt,
+			&i.DeletedAt,
+			&i.Width,
+			&i.Height,
+			&i.Name,
+			&i.ClaimedAt,
+			&i.ClaimClient,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const markBlobDeleted = `-- name: MarkBlobDeleted :execrows
 UPDATE blobs
 SET deleted_at = ?
@@ -212,6 +265,27 @@ type MarkBlobDeletedParams struct {
 
 func (q *Queries) MarkBlobDeleted(ctx context.Context, arg MarkBlobDeletedParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, markBlobDeleted, arg.DeletedAt, arg.BlobKey)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const markUnclaimedBlobDeleted = `-- name: MarkUnclaimedBlobDeleted :execrows
+UPDATE blobs
+SET deleted_at = ?
+WHERE blob_key = ? AND claimed_at IS NULL AND deleted_at IS NULL
+`
+
+type MarkUnclaimedBlobDeletedParams struct {
+	DeletedAt sql.NullTime
+	BlobKey   string
+}
+
+// Retires an upload only while no SEND has claimed it: a claim and this
+// update race on the row, and exactly one of them wins (0 rows: the claim).
+func (q *Queries) MarkUnclaimedBlobDeleted(ctx context.Context, arg MarkUnclaimedBlobDeletedParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, markUnclaimedBlobDeleted, arg.DeletedAt, arg.BlobKey)
 	if err != nil {
 		return 0, err
 	}
