@@ -17,8 +17,8 @@ type ackReq struct {
 
 // Acker pipelines XACKs in small batches: the auto ack mode acknowledges
 // each message once it is written, and one round trip per message would
-// cost more than the delivery. AckWait shares the same pipelines among
-// connections that wait for their XACK (group commit).
+// cost more than the delivery. AckAsync lets the ACK frames of many
+// connections share the same pipelines, each told of its own result.
 type Acker struct {
 	b  *Broker
 	in chan ackReq
@@ -33,24 +33,6 @@ func (b *Broker) NewAcker() *Acker {
 // slows the writers that call it rather than dropping acknowledgements.
 func (a *Acker) Ack(room, user, id string) {
 	a.in <- ackReq{room: room, user: user, ids: []string{id}}
-}
-
-// AckWait acknowledges ids for user in room and returns once the XACK has
-// run: callers on many connections share one pipeline per batch, so a
-// thousand concurrent ACKs cost Redis a few round trips instead of a
-// thousand. Run must be running.
-func (a *Acker) AckWait(ctx context.Context, room, user string, ids ...string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	res := make(chan error, 1)
-	a.AckAsync(ctx, room, user, ids, func(err error) { res <- err })
-	select {
-	case err := <-res:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // AckAsync queues an XACK of ids for user in room and calls done once with

@@ -15,7 +15,19 @@ import (
 	"github.com/rcp/rcp/broker"
 )
 
-func TestAckWaitSharesPipelinesAndWaits(t *testing.T) {
+// ackNow acknowledges through a running Acker and waits for the result.
+func ackNow(ctx context.Context, a *broker.Acker, room, user string, ids ...string) error {
+	done := make(chan error, 1)
+	a.AckAsync(ctx, room, user, ids, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		return errors.New("no result within 5s")
+	}
+}
+
+func TestAckAsyncSharesPipelines(t *testing.T) {
 	ctx := context.Background()
 	b := newBroker(t)
 	const rooms = 20
@@ -42,30 +54,33 @@ func TestAckWaitSharesPipelinesAndWaits(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			errs[r] = a.AckWait(wctx, fmt.Sprintf("r%d", r), "bob", ids[r][0], ids[r][2])
+			errs[r] = ackNow(ctx, a, fmt.Sprintf("r%d", r), "bob", ids[r][0], ids[r][2])
 		}()
 	}
 	wg.Wait()
 	for r := range rooms {
-		// AckWait returned: the XACK has run, no polling needed.
+		// done was called: the XACK has run, no polling needed.
 		if got := pendingIDs(t, b, fmt.Sprintf("r%d", r), "bob"); errs[r] != nil || len(got) != 1 || got[0] != ids[r][1] {
 			t.Fatalf("room r%d: err %v, pending %v, want [%s]", r, errs[r], got, ids[r][1])
 		}
 	}
 }
 
-func TestAckWaitIsBoundedByItsContext(t *testing.T) {
+// TestAckAsyncIsBoundedByItsContext: with the queue full, AckAsync gives up
+// when its context ends and says so (the entries stay pending).
+func TestAckAsyncIsBoundedByItsContext(t *testing.T) {
 	b := newBroker(t)
-	a := b.NewAcker() // not running: nothing flushes
+	a := b.NewAcker() // not running: nothing drains the queue
+	for range 4096 {
+		a.AckAsync(t.Context(), "r1", "bob", []string{"1-0"}, func(error) {})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := a.AckWait(ctx, "r1", "bob", "1-0"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("AckWait without Run: %v", err)
+	if err := ackNow(ctx, a, "r1", "bob", "1-0"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("AckAsync on a full queue: %v", err)
 	}
-	if err := a.AckWait(ctx, "r1", "bob"); err != nil {
-		t.Fatalf("AckWait of no ids: %v", err)
+	if err := ackNow(ctx, a, "r1", "bob"); err != nil {
+		t.Fatalf("AckAsync of no ids: %v", err)
 	}
 }
 

@@ -231,6 +231,7 @@ func (h *STOMPHandler) Unsubscribe(_ context.Context, s *stomp.Subscription) {
 
 // Ack implements stomp.Handler: client-individual acknowledges the listed
 // entries; client acknowledges everything pending up to the last of them.
+// Sessions call AckAsync, which uses Ack for what it does not pipeline.
 func (h *STOMPHandler) Ack(ctx context.Context, s *stomp.Subscription, ids []string) error {
 	rs, ok := s.Value().(*roomSub)
 	if !ok || len(ids) == 0 {
@@ -239,8 +240,6 @@ func (h *STOMPHandler) Ack(ctx context.Context, s *stomp.Subscription, ids []str
 	var err error
 	if s.Ack == stomp.AckClient {
 		_, err = h.broker.AckUpTo(ctx, rs.room, rs.user, ids[len(ids)-1])
-	} else if h.router.acker != nil {
-		err = h.router.acker.AckWait(ctx, rs.room, rs.user, ids...) // shares pipelines across connections
 	} else {
 		_, err = h.broker.Ack(ctx, rs.room, rs.user, ids...)
 	}
