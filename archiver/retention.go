@@ -136,17 +136,15 @@ func (r *Retention) RunOnce(ctx context.Context, now time.Time) (RetentionStats,
 
 // uploads deletes, in batches, the uploads no SEND claimed before cutoff.
 func (r *Retention) uploads(ctx context.Context, cutoff time.Time, st *RetentionStats) error {
-	for ctx.Err() == nil {
-		n, err := r.cfg.Blobs.ExpireUploads(ctx, cutoff, r.cfg.Batch)
-		st.Uploads += n
-		if err != nil {
-			return fmt.Errorf("retention: unclaimed uploads: %w", err)
-		}
-		if n < r.cfg.Batch {
-			return nil
-		}
+	n, err := r.drain(ctx, func(limit int32) (int64, error) {
+		n, err := r.cfg.Blobs.ExpireUploads(ctx, cutoff, int(limit))
+		return int64(n), err
+	})
+	st.Uploads += int(n)
+	if err != nil {
+		return fmt.Errorf("retention: unclaimed uploads: %w", err)
 	}
-	return ctx.Err()
+	return nil
 }
 
 // roomPolicies applies every room's text and media days.
